@@ -1,0 +1,111 @@
+/**
+ * Which LSN Kafka holds durably: the one correctness rule of the relay.
+ *
+ * Invariant: `durableLsn` is the commit end LSN of a transaction T only when every event of T
+ * and of every transaction before T has been acknowledged by Kafka. Transactions arrive in
+ * commit order (logical decoding guarantees it), but Kafka acknowledgements may complete in any
+ * order, so we keep a queue of open transactions and advance over its completed prefix only.
+ *
+ * When nothing is open or in flight, the server's sent position may be reported as durable
+ * (`observeIdle`): everything before it was decoded and sent to us, and none of it was ours, so
+ * letting the slot advance there loses nothing and keeps WAL from piling up behind an idle
+ * outbox while other tables take writes.
+ */
+import { maxLsn, type Lsn, INVALID_LSN } from '../domain/lsn.ts';
+
+interface OpenTransaction {
+  readonly seq: number;
+  pending: number;
+  /** Set at COMMIT; until then the transaction may still gain events. */
+  endLsn: Lsn | null;
+}
+
+export class AckTracker {
+  private readonly open = new Map<number, OpenTransaction>();
+  /** Sequence numbers in commit order; the head is the oldest open transaction. */
+  private readonly order: number[] = [];
+  private head = 0;
+  private durable: Lsn;
+  private lastSeq = 0;
+  private inFlight = 0;
+
+  constructor(startLsn: Lsn = INVALID_LSN) {
+    this.durable = startLsn;
+  }
+
+  /** The highest LSN that Kafka holds everything before. Never goes backwards. */
+  get durableLsn(): Lsn {
+    return this.durable;
+  }
+
+  /** Events handed to Kafka and not yet acknowledged. */
+  get inFlightEvents(): number {
+    return this.inFlight;
+  }
+
+  /** True when no transaction is open or waiting for Kafka. */
+  get idle(): boolean {
+    return this.order.length === this.head;
+  }
+
+  /** Opens the next transaction (at BEGIN) and returns its sequence number. */
+  begin(): number {
+    const seq = ++this.lastSeq;
+    this.open.set(seq, { seq, pending: 0, endLsn: null });
+    this.order.push(seq);
+    return seq;
+  }
+
+  /** Records that `count` more events of transaction `seq` were handed to Kafka. */
+  add(seq: number, count = 1): void {
+    const tx = this.get(seq);
+    if (tx.endLsn !== null) throw new Error(`transaction ${seq} already committed`);
+    tx.pending += count;
+    this.inFlight += count;
+  }
+
+  /** Closes transaction `seq` at COMMIT with its commit end LSN. */
+  commit(seq: number, endLsn: Lsn): void {
+    this.get(seq).endLsn = endLsn;
+    this.advance();
+  }
+
+  /** Records that Kafka acknowledged `count` events of transaction `seq`. */
+  acknowledge(seq: number, count = 1): void {
+    const tx = this.get(seq);
+    if (count > tx.pending) throw new Error(`transaction ${seq}: more acks than events`);
+    tx.pending -= count;
+    this.inFlight -= count;
+    this.advance();
+  }
+
+  /** Lets the slot move with the server while nothing of ours is outstanding. */
+  observeIdle(serverSentLsn: Lsn): void {
+    if (this.idle) this.durable = maxLsn(this.durable, serverSentLsn);
+  }
+
+  private get(seq: number): OpenTransaction {
+    const tx = this.open.get(seq);
+    if (!tx) throw new Error(`transaction ${seq} is not open`);
+    return tx;
+  }
+
+  private advance(): void {
+    while (this.head < this.order.length) {
+      const tx = this.open.get(this.order[this.head] as number) as OpenTransaction;
+      if (tx.endLsn === null || tx.pending > 0) break;
+      this.durable = maxLsn(this.durable, tx.endLsn);
+      this.open.delete(tx.seq);
+      this.head++;
+    }
+    this.compact();
+  }
+
+  /** Drops the consumed prefix of `order` now and then, so it does not grow forever. */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/** What every command shares: settings from flags, and errors turned into exit codes. */
+import type { Command } from 'commander';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { SETTINGS, type SettingName } from '../config/schema.ts';
+import { RelayError } from '../domain/errors.ts';
+
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  config: 2,
+  shutdownTimeout: 3,
+} as const;
+
+/** Adds `--<flag>` options for the settings that have one. */
+export function addSettingFlags(command: Command, names: readonly SettingName[]): Command {
+  for (const name of names) {
+    const spec = SETTINGS[name];
+    if ('flag' in spec && spec.flag)
+      command.option(`--${spec.flag} <value>`, `${spec.doc} (env ${spec.env})`);
+  }
+  return command;
+}
+
+export function configFromFlags(
+  options: Record<string, unknown>,
+  optional: readonly SettingName[] = [],
+): LoadedConfig {
+  const flags: Partial<Record<SettingName, string>> = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as [
+    SettingName,
+    (typeof SETTINGS)[SettingName],
+  ][]) {
+    if (!('flag' in spec) || !spec.flag) continue;
+    const value = options[camel(spec.flag)];
+    if (typeof value === 'string') flags[name] = value;
+  }
+  return loadConfig({ flags, optional });
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Prints an error for a person (message, then what to do) and returns the exit code. */
+export function reportError(error: unknown): number {
+  if (error instanceof RelayError) {
+    process.stderr.write(`outbox-relay: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`  what to do: ${error.hint}\n`);
+    return error.code === 'CONFIG_INVALID' ? EXIT.config : EXIT.failed;
+  }
+  process.stderr.write(
+    `outbox-relay: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return EXIT.failed;
+}

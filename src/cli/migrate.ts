@@ -1,0 +1,49 @@
+/** `outbox-relay migrate`: creates the outbox table, its publication and the slot. */
+import { Command } from 'commander';
+import pg from 'pg';
+import { loadMigrations, migrate } from '../db/migrator.ts';
+import { MIGRATIONS_DIR } from '../db/paths.ts';
+import { ensureSlot } from '../source/slot.ts';
+import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
+
+export function migrateCommand(): Command {
+  const command = new Command('migrate')
+    .description(
+      'Apply the numbered SQL migrations (outbox table, publication), then create the replication slot if missing, so that no event written from now on is missed. Safe to run again.',
+    )
+    .option('--json', 'print the result as JSON')
+    .option('--no-slot', 'do not create the replication slot');
+  addSettingFlags(command, ['pgUrl', 'outboxTable', 'publication', 'slot']);
+  return command.action(async (options: Record<string, unknown>) => {
+    process.exitCode = await runMigrate(options).catch(reportError);
+  });
+}
+
+async function runMigrate(options: Record<string, unknown>): Promise<number> {
+  const { config } = configFromFlags(options, ['kafkaBrokers']);
+  const target = {
+    schema: config.outboxSchema,
+    table: config.outboxTable,
+    publication: config.publication,
+  };
+  const db = new pg.Client({
+    connectionString: config.pgUrl,
+    application_name: 'outbox-relay migrate',
+  });
+  await db.connect();
+  try {
+    const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
+    const slot = options.slot === false ? null : await ensureSlot(db, config.slot, true);
+    const summary = { ...result, slot: config.slot, slotCreated: slot?.created ?? false };
+    if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else {
+      for (const name of result.applied) process.stdout.write(`applied ${name}\n`);
+      if (result.applied.length === 0) process.stdout.write('migrations: up to date\n');
+      if (slot)
+        process.stdout.write(`slot ${config.slot}: ${slot.created ? 'created' : 'exists'}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    await db.end();
+  }
+}

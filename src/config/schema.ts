@@ -1,0 +1,195 @@
+/**
+ * Every setting of the relay, declared once: its environment variable, default, validation and
+ * documentation. The README's configuration table is generated from this list
+ * (`npm run docs:config`), and a test fails when the two differ.
+ */
+import { z } from 'zod';
+
+export interface SettingSpec<T extends z.ZodType = z.ZodType> {
+  /** Environment variable. */
+  readonly env: string;
+  /** CLI flag for the common ones, without dashes. */
+  readonly flag?: string;
+  readonly schema: T;
+  readonly doc: string;
+  readonly secret?: boolean;
+  /** Default as the README shows it; absent means required. */
+  readonly default?: string;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+const identifier = (what: string) =>
+  z.string().regex(IDENTIFIER, `must be a plain PostgreSQL ${what} name (letters, digits, _)`);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+const bool = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .transform((v) => v === 'true');
+const brokerList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port'))
+      .min(1, 'needs at least one host:port'),
+  );
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
+
+function setting<T extends z.ZodType>(spec: SettingSpec<T>): SettingSpec<T> {
+  return spec;
+}
+
+export const SETTINGS = {
+  pgUrl: setting({
+    env: 'RELAY_PG_URL',
+    flag: 'pg-url',
+    schema: postgresUrl,
+    secret: true,
+    doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`).',
+  }),
+  kafkaBrokers: setting({
+    env: 'RELAY_KAFKA_BROKERS',
+    flag: 'brokers',
+    schema: brokerList,
+    doc: 'Kafka bootstrap brokers, comma-separated host:port.',
+  }),
+  kafkaClientId: setting({
+    env: 'RELAY_KAFKA_CLIENT_ID',
+    schema: z.string().min(1),
+    default: 'outbox-relay',
+    doc: 'Kafka client id, shown in broker logs and quotas.',
+  }),
+  outboxSchema: setting({
+    env: 'RELAY_OUTBOX_SCHEMA',
+    schema: identifier('schema'),
+    default: 'public',
+    doc: 'Schema of the outbox table.',
+  }),
+  outboxTable: setting({
+    env: 'RELAY_OUTBOX_TABLE',
+    flag: 'table',
+    schema: identifier('table'),
+    default: 'outbox',
+    doc: 'Name of the outbox table.',
+  }),
+  publication: setting({
+    env: 'RELAY_PUBLICATION',
+    flag: 'publication',
+    schema: identifier('publication'),
+    default: 'outbox_relay',
+    doc: 'Publication on the outbox table alone (inserts only), created by `migrate`.',
+  }),
+  slot: setting({
+    env: 'RELAY_SLOT',
+    flag: 'slot',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _ (a slot name)'),
+    default: 'outbox_relay',
+    doc: 'Logical replication slot (pgoutput). Created by `migrate` and by `run` when missing.',
+  }),
+  topicTemplate: setting({
+    env: 'RELAY_TOPIC_TEMPLATE',
+    flag: 'topic-template',
+    schema: z.string().min(1),
+    default: 'outbox.event.{aggregateType}',
+    doc: "Topic for an event; `{aggregateType}` and `{eventType}` are replaced by the row's values.",
+  }),
+  topicPartitions: setting({
+    env: 'RELAY_TOPIC_PARTITIONS',
+    schema: int(1, 10_000),
+    default: '6',
+    doc: 'Partition count for topics the relay creates. Existing topics are left as they are.',
+  }),
+  topicReplicationFactor: setting({
+    env: 'RELAY_TOPIC_REPLICATION_FACTOR',
+    schema: int(-1, 32).refine((n) => n !== 0, 'must be -1 (broker default) or at least 1'),
+    default: '-1',
+    doc: 'Replication factor for topics the relay creates; -1 takes the broker default.',
+  }),
+  deadLetterTopic: setting({
+    env: 'RELAY_DEAD_LETTER_TOPIC',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name'),
+    default: 'outbox.deadletter',
+    doc: 'Topic for rows that cannot become events (no aggregate id, malformed headers, ...), with the reason in headers.',
+  }),
+  maxInFlightEvents: setting({
+    env: 'RELAY_MAX_IN_FLIGHT_EVENTS',
+    schema: int(1),
+    default: '20000',
+    doc: 'Events read from Postgres but not yet acknowledged by Kafka. When full, reading pauses: this bounds memory.',
+  }),
+  batchMaxEvents: setting({
+    env: 'RELAY_BATCH_MAX_EVENTS',
+    schema: int(1),
+    default: '5000',
+    doc: 'Most events in one Kafka produce request.',
+  }),
+  batchMaxBytes: setting({
+    env: 'RELAY_BATCH_MAX_BYTES',
+    schema: int(1024),
+    default: '900000',
+    doc: "Most value bytes in one Kafka produce request; keep it under the broker's message.max.bytes.",
+  }),
+  statusIntervalMs: setting({
+    env: 'RELAY_STATUS_INTERVAL_MS',
+    schema: int(100, 60_000),
+    default: '1000',
+    doc: 'How often the relay reports its durable position to Postgres and asks for a keepalive.',
+  }),
+  livenessTimeoutMs: setting({
+    env: 'RELAY_LIVENESS_TIMEOUT_MS',
+    schema: int(1000),
+    default: '60000',
+    doc: '`/healthz` fails when neither Postgres nor Kafka has made progress for this long.',
+  }),
+  shutdownTimeoutMs: setting({
+    env: 'RELAY_SHUTDOWN_TIMEOUT_MS',
+    schema: int(0),
+    default: '30000',
+    doc: 'On SIGTERM/SIGINT, how long to wait for in-flight events before exiting anyway (exit code 1).',
+  }),
+  httpPort: setting({
+    env: 'RELAY_HTTP_PORT',
+    flag: 'http-port',
+    schema: int(0, 65_535),
+    default: '8080',
+    doc: 'Port of the health and metrics server (`/healthz`, `/readyz`, `/metrics`); 0 picks a free port.',
+  }),
+  httpHost: setting({
+    env: 'RELAY_HTTP_HOST',
+    schema: z.string().min(1),
+    default: '0.0.0.0',
+    doc: 'Address the health and metrics server listens on.',
+  }),
+  logLevel: setting({
+    env: 'RELAY_LOG_LEVEL',
+    flag: 'log-level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    doc: 'Log level: fatal, error, warn, info, debug, trace or silent.',
+  }),
+  createSlot: setting({
+    env: 'RELAY_CREATE_SLOT',
+    schema: bool,
+    default: 'true',
+    doc: 'Create the replication slot at start when it is missing. With false, a missing slot stops the relay.',
+  }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export type RelayConfig = {
+  readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']>;
+};

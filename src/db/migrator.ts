@@ -1,0 +1,136 @@
+/**
+ * Applies migrations/NNNN_name.sql in order, each in its own transaction, under an advisory
+ * lock, recording each in a table; running it twice does no harm. Files are immutable once
+ * released: a changed checksum of an applied file is an error, not a silent re-run.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { RelayError } from '../domain/errors.ts';
+import { quoteIdent, quoteLiteral } from './sql.ts';
+
+export interface MigrationTarget {
+  schema: string;
+  table: string;
+  publication: string;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export interface MigrationResult {
+  applied: string[];
+  alreadyApplied: string[];
+}
+
+// Any constant works; it only has to be the same for every relay and differ from the app's own.
+const MIGRATION_LOCK_KEY = 0x0ba1_7e1a;
+const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+
+export function renderMigration(template: string, target: MigrationTarget): string {
+  const values: Record<string, string> = {
+    schema: quoteIdent(target.schema),
+    table: quoteIdent(target.table),
+    table_created_at_index: quoteIdent(`${target.table}_created_at_idx`),
+    publication_literal: quoteLiteral(target.publication),
+    schema_literal: quoteLiteral(target.schema),
+    table_literal: quoteLiteral(target.table),
+  };
+  return template.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`unknown placeholder ${whole} in a migration`);
+    return value;
+  });
+}
+
+export async function loadMigrations(
+  directory: string,
+  target: MigrationTarget,
+): Promise<Migration[]> {
+  const files = (await readdir(directory)).filter((f) => f.endsWith('.sql')).sort();
+  const migrations: Migration[] = [];
+  for (const file of files) {
+    const match = FILE_NAME.exec(file);
+    if (!match)
+      throw new RelayError('MIGRATION', `migration file name "${file}" is not NNNN_name.sql`);
+    const template = await readFile(join(directory, file), 'utf8');
+    const checksum = createHash('sha256').update(template).digest('hex');
+    migrations.push({
+      version: Number(match[1]),
+      name: file,
+      sql: renderMigration(template, target),
+      checksum,
+    });
+  }
+  return migrations;
+}
+
+export async function migrate(
+  db: pg.ClientBase,
+  migrations: Migration[],
+  target: MigrationTarget,
+): Promise<MigrationResult> {
+  const history = `${quoteIdent(target.schema)}.${quoteIdent(`${target.table}_relay_migrations`)}`;
+  await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  try {
+    await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(target.schema)}`);
+    await db.query(
+      `CREATE TABLE IF NOT EXISTS ${history} (version int PRIMARY KEY, name text NOT NULL,
+         checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = await db.query<{ version: number; checksum: string; name: string }>(
+      `SELECT version, checksum, name FROM ${history}`,
+    );
+    const applied = new Map(done.rows.map((r) => [r.version, r]));
+    const result: MigrationResult = { applied: [], alreadyApplied: [] };
+    for (const migration of migrations) {
+      const previous = applied.get(migration.version);
+      if (previous) {
+        if (previous.checksum !== migration.checksum) {
+          throw new RelayError(
+            'MIGRATION',
+            `migration ${migration.name} changed after it was applied`,
+            {
+              hint: 'Migrations are immutable: restore the file and add a new numbered migration instead.',
+            },
+          );
+        }
+        result.alreadyApplied.push(migration.name);
+        continue;
+      }
+      await applyOne(db, migration, history);
+      result.applied.push(migration.name);
+    }
+    return result;
+  } finally {
+    await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+  }
+}
+
+async function applyOne(db: pg.ClientBase, migration: Migration, history: string): Promise<void> {
+  await db.query('BEGIN');
+  try {
+    await db.query(migration.sql);
+    await db.query(`INSERT INTO ${history} (version, name, checksum) VALUES ($1, $2, $3)`, [
+      migration.version,
+      migration.name,
+      migration.checksum,
+    ]);
+    await db.query('COMMIT');
+  } catch (error) {
+    await db.query('ROLLBACK');
+    throw new RelayError(
+      'MIGRATION',
+      `migration ${migration.name} failed: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'Nothing of this migration was applied; fix the cause and run migrate again.',
+      },
+    );
+  }
+}

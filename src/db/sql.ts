@@ -1,0 +1,17 @@
+/** Named SQL for the ordinary (non-replication) connection. Identifiers are always quoted. */
+import pg from 'pg';
+
+export const quoteIdent = (name: string): string => pg.Client.prototype.escapeIdentifier(name);
+export const quoteLiteral = (text: string): string => pg.Client.prototype.escapeLiteral(text);
+
+export const SQL = {
+  slotInfo: `SELECT plugin, slot_type, database, active, active_pid,
+                    confirmed_flush_lsn::text AS confirmed_flush_lsn,
+                    restart_lsn::text AS restart_lsn, wal_status
+               FROM pg_replication_slots WHERE slot_name = $1`,
+  createSlot: `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+  publicationTables: `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
+  publicationExists: `SELECT pubinsert FROM pg_publication WHERE pubname = $1`,
+  walLevel: `SELECT current_setting('wal_level') AS wal_level`,
+  currentWalLsn: `SELECT pg_current_wal_lsn()::text AS lsn`,
+} as const;

@@ -1,0 +1,126 @@
+/**
+ * Turns an inserted outbox row (pgoutput text values) into an OutboxEvent, or says exactly why
+ * it cannot: a bad row is dead-lettered with its reason, never dropped and never fatal.
+ */
+import type { EventPosition, OutboxEvent } from '../domain/event.ts';
+import { UNCHANGED_TOAST, type Relation, type TupleValue } from './pgoutput.ts';
+
+/** The outbox table's columns, as the migrations create them. */
+export const OUTBOX_COLUMNS = [
+  'id',
+  'aggregate_type',
+  'aggregate_id',
+  'event_type',
+  'payload',
+  'headers',
+  'created_at',
+] as const;
+type OutboxColumn = (typeof OUTBOX_COLUMNS)[number];
+
+export interface BadRow {
+  readonly reason: BadRowReason;
+  readonly detail: string;
+  /** The row as Postgres sent it, column name to text (null for SQL NULL). */
+  readonly row: Readonly<Record<string, string | null>>;
+  readonly eventId: string | null;
+  readonly position: EventPosition;
+}
+
+export type BadRowReason =
+  | 'missing-column'
+  | 'missing-aggregate-id'
+  | 'missing-value'
+  | 'malformed-headers'
+  | 'malformed-timestamp'
+  | 'unroutable'
+  | 'unencodable';
+
+export type RowResult = { ok: true; event: OutboxEvent } | { ok: false; bad: BadRow };
+
+export function rowToEvent(
+  relation: Relation,
+  values: readonly TupleValue[],
+  position: EventPosition,
+): RowResult {
+  const row = rowRecord(relation, values);
+  const eventId = row.id ?? null;
+  const bad = (reason: BadRowReason, detail: string): RowResult => ({
+    ok: false,
+    bad: { reason, detail, row, eventId, position },
+  });
+  const missing = OUTBOX_COLUMNS.find((column) => !(column in row));
+  if (missing) return bad('missing-column', `the outbox row has no column "${missing}"`);
+  const value = (column: OutboxColumn) => row[column] ?? null;
+  for (const column of ['id', 'aggregate_type', 'event_type', 'created_at'] as const) {
+    if (!value(column)) return bad('missing-value', `column "${column}" is null or empty`);
+  }
+  if (!value('aggregate_id')) {
+    return bad('missing-aggregate-id', 'aggregate_id is null or empty: the event has no key');
+  }
+  const headers = parseHeaders(value('headers'));
+  if (typeof headers === 'string') return bad('malformed-headers', headers);
+  const createdAtMicros = parseTimestamptz(value('created_at') as string);
+  if (createdAtMicros === null) {
+    return bad('malformed-timestamp', `created_at "${value('created_at')}" is not a timestamp`);
+  }
+  return {
+    ok: true,
+    event: {
+      id: value('id') as string,
+      aggregateType: value('aggregate_type') as string,
+      aggregateId: value('aggregate_id') as string,
+      eventType: value('event_type') as string,
+      payload: value('payload') ?? 'null',
+      headers,
+      createdAtMicros,
+      position,
+    },
+  };
+}
+
+function rowRecord(relation: Relation, values: readonly TupleValue[]) {
+  const row: Record<string, string | null> = {};
+  relation.columns.forEach((column, i) => {
+    const value = values[i];
+    // An insert always carries every value; unchanged TOAST only appears in updates.
+    row[column.name] = value === undefined || value === UNCHANGED_TOAST ? null : value;
+  });
+  return row;
+}
+
+/** Header values are strings on the wire; anything else is kept as its JSON text. */
+function parseHeaders(text: string | null): Record<string, string> | string {
+  if (text === null) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return `headers is not JSON: ${(error as Error).message}`;
+  }
+  if (parsed === null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return 'headers must be a JSON object of names to values';
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+    headers[name] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return headers;
+}
+
+// ISO output of timestamptz, as the replication session prints it (DateStyle ISO): for example
+// "2026-11-22 03:00:05.123456+00" or "1999-01-08 04:05:06+05:30".
+const TIMESTAMPTZ =
+  /^(\d{4,})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?$/;
+
+/** Microseconds since the Unix epoch, exact; null for anything else (infinity, BC dates). */
+export function parseTimestamptz(text: string): bigint | null {
+  const match = TIMESTAMPTZ.exec(text);
+  if (!match) return null;
+  const [, y, mo, d, h, mi, s, fraction = '', sign, oh, om = '0', os = '0'] = match as string[];
+  const millis = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const offsetSeconds =
+    (Number(oh) * 3600 + Number(om) * 60 + Number(os)) * (sign === '-' ? -1 : 1);
+  const micros = BigInt(fraction.padEnd(6, '0'));
+  return BigInt(millis) * 1000n + micros - BigInt(offsetSeconds) * 1_000_000n;
+}

@@ -1,0 +1,43 @@
+/**
+ * The one error type of the relay. Only the top of the program (the supervisor's retry loop, the
+ * CLI's exit code) branches on `code` and `retriable`; everything below throws and lets it rise.
+ */
+export type RelayErrorCode =
+  | 'CONFIG_INVALID'
+  | 'PG_CONNECT'
+  | 'PG_PROTOCOL'
+  | 'PG_SLOT'
+  | 'PG_PUBLICATION'
+  | 'PG_REPLICATION_LOST'
+  | 'KAFKA_CONNECT'
+  | 'KAFKA_PUBLISH'
+  | 'DECODE'
+  | 'ENCODE'
+  | 'MIGRATION'
+  | 'SHUTDOWN_TIMEOUT'
+  | 'INTERNAL';
+
+export interface RelayErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  /** What the operator should do next; printed after the message. */
+  hint?: string;
+}
+
+export class RelayError extends Error {
+  readonly code: RelayErrorCode;
+  readonly retriable: boolean;
+  readonly hint: string | undefined;
+
+  constructor(code: RelayErrorCode, message: string, options: RelayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RelayError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.hint = options.hint;
+  }
+}
+
+export function isRetriable(error: unknown): boolean {
+  return error instanceof RelayError ? error.retriable : false;
+}

@@ -1,0 +1,307 @@
+/**
+ * One replication session: the place that wires every stage, from one START_REPLICATION to its
+ * end. Replication source -> decode -> encode/route -> publish -> acknowledge.
+ *
+ * The rule it keeps: the LSN reported to Postgres is only ever `tracker.durableLsn`, which
+ * moves past a transaction only after Kafka acknowledged all of it and everything before it.
+ *
+ * Backpressure: when `maxInFlightEvents` events are read but not yet acknowledged, the socket is
+ * paused; it resumes at half. The walsender then blocks, and WAL stays in Postgres, not in us.
+ */
+import type { Relation } from '../decode/pgoutput.ts';
+import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
+import { rowToEvent, type BadRow } from '../decode/outbox-row.ts';
+import type { EventEncoder } from '../encode/encoder.ts';
+import type { Router } from '../route/router.ts';
+import { AckTracker } from '../ack/tracker.ts';
+import type { Lsn } from '../domain/lsn.ts';
+import { formatLsn } from '../domain/lsn.ts';
+import { RelayError } from '../domain/errors.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { RelayMetrics } from '../ops/metrics.ts';
+import type { HealthState } from '../ops/health.ts';
+import type { KafkaSink } from '../publish/kafka.ts';
+import { Publisher, type PendingRecord } from '../publish/publisher.ts';
+import type { ReplicationConnection } from '../source/replication-connection.ts';
+import type { ReplicationFrame } from '../source/protocol.ts';
+import { deadLetter } from './dead-letter.ts';
+
+export interface SessionOptions {
+  schema: string;
+  table: string;
+  deadLetterTopic: string;
+  maxInFlightEvents: number;
+  batchMaxEvents: number;
+  batchMaxBytes: number;
+}
+
+export interface SessionDeps {
+  connection: ReplicationConnection;
+  sink: KafkaSink;
+  encoder: EventEncoder;
+  router: Router;
+  logger: Logger;
+  metrics: RelayMetrics;
+  health: HealthState;
+  /** Ends the session with an error; the relay decides whether to reconnect. */
+  fail: (error: unknown) => void;
+}
+
+interface CurrentTransaction {
+  readonly seq: number;
+  readonly commitLsn: Lsn;
+  readonly commitTimeMicros: bigint;
+  index: number;
+}
+
+export class ReplicationSession {
+  readonly tracker: AckTracker;
+  private readonly publisher: Publisher;
+  private readonly relations = new Map<number, Relation>();
+  private readonly deps: SessionDeps;
+  private readonly options: SessionOptions;
+  private readonly log: Logger;
+  private current: CurrentTransaction | null = null;
+  private paused = false;
+  private stopping = false;
+  private readingStopped = false;
+  /** Set once reading has stopped at a transaction boundary for shutdown. */
+  private stoppedReading: (() => void) | null = null;
+  private readonly warnedRelations = new Set<number>();
+
+  constructor(deps: SessionDeps, options: SessionOptions, startLsn: Lsn) {
+    this.deps = deps;
+    this.options = options;
+    this.log = deps.logger.child({ stage: 'pipeline' });
+    this.tracker = new AckTracker(startLsn);
+    this.publisher = new Publisher(
+      deps.sink,
+      {
+        acknowledged: (records) => this.onAcknowledged(records),
+        failed: (error, attempt, retryInMs) => this.onPublishFailed(error, attempt, retryInMs),
+      },
+      options,
+    );
+    deps.connection.on('frame', (frame) => this.onFrame(frame));
+  }
+
+  /** Stops reading at the next transaction boundary, then waits for Kafka to hold everything. */
+  async finish(): Promise<Lsn> {
+    this.stopping = true;
+    if (this.current !== null) {
+      // The rest of this transaction is committed and on its way: read it to its COMMIT (under
+      // the same backpressure), so that no half-published transaction is replayed, and so
+      // duplicated, after a restart.
+      await new Promise<void>((resolve) => (this.stoppedReading = resolve));
+    }
+    this.stopReading();
+    await this.publisher.drain();
+    this.deps.connection.reportDurable(this.tracker.durableLsn, true);
+    return this.tracker.durableLsn;
+  }
+
+  /** Ends abruptly (connection lost): waits for the request in flight, drops the rest. */
+  async abandon(): Promise<void> {
+    this.stopping = true;
+    await this.publisher.abandon();
+  }
+
+  private onFrame(frame: ReplicationFrame): void {
+    try {
+      this.handleFrame(frame);
+    } catch (error) {
+      this.deps.fail(error);
+    }
+  }
+
+  private handleFrame(frame: ReplicationFrame): void {
+    this.deps.health.progress();
+    if (this.stopping && this.current === null) return; // past our stop point: replayed later
+    if (frame.kind === 'keepalive') {
+      this.observeServer(frame.walEnd);
+      return;
+    }
+    this.onMessage(decodeOrThrow(frame.body));
+    if (this.current === null) this.observeServer(frame.walEnd);
+  }
+
+  private observeServer(walEnd: Lsn): void {
+    if (this.current === null) this.tracker.observeIdle(walEnd);
+    this.deps.connection.reportDurable(this.tracker.durableLsn);
+    const lag = walEnd > this.tracker.durableLsn ? walEnd - this.tracker.durableLsn : 0n;
+    this.deps.metrics.slotLagBytes.set(Number(lag));
+    this.deps.metrics.durableLsn.set(Number(this.tracker.durableLsn));
+  }
+
+  private onMessage(message: PgoutputMessage): void {
+    switch (message.tag) {
+      case 'begin':
+        this.current = {
+          seq: this.tracker.begin(),
+          commitLsn: message.finalLsn,
+          commitTimeMicros: message.commitTimeMicros,
+          index: 0,
+        };
+        return;
+      case 'relation':
+        this.relations.set(message.relation.oid, message.relation);
+        return;
+      case 'insert':
+        this.onInsert(message.relationOid, message.values);
+        return;
+      case 'commit':
+        this.onCommit(message.endLsn);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onInsert(relationOid: number, values: Parameters<typeof rowToEvent>[1]): void {
+    const tx = this.requireTransaction();
+    const relation = this.relations.get(relationOid);
+    if (!relation)
+      throw new RelayError('DECODE', `insert for unknown relation ${relationOid}`, {
+        retriable: true,
+      });
+    if (relation.schema !== this.options.schema || relation.name !== this.options.table) {
+      this.warnForeignRelation(relation);
+      return;
+    }
+    const position = { commitLsn: tx.commitLsn, txSeq: tx.seq, index: tx.index++ };
+    const result = rowToEvent(relation, values, position);
+    const record = result.ok ? this.encode(result.event) : this.deadLetterRecord(result.bad, null);
+    this.tracker.add(tx.seq);
+    this.publisher.enqueue({ ...record, txSeq: tx.seq, commitTimeMicros: tx.commitTimeMicros });
+    this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
+    if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
+  }
+
+  private encode(event: Parameters<EventEncoder['encodeValue']>[0]) {
+    let route: ReturnType<Router['route']> | null = null;
+    try {
+      route = this.deps.router.route(event);
+      return {
+        topic: route.topic,
+        key: route.key,
+        headers: route.headers,
+        value: this.deps.encoder.encodeValue(event),
+      };
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      const reason = route ? 'unencodable' : 'unroutable';
+      const row = {
+        id: event.id,
+        aggregate_type: event.aggregateType,
+        aggregate_id: event.aggregateId,
+        event_type: event.eventType,
+        payload: event.payload,
+        headers: JSON.stringify(event.headers),
+      };
+      return this.deadLetterRecord(
+        { reason, detail, row, eventId: event.id, position: event.position },
+        route?.topic ?? null,
+      );
+    }
+  }
+
+  private deadLetterRecord(bad: BadRow, intendedTopic: string | null) {
+    this.deps.metrics.deadLetters.inc({ reason: bad.reason });
+    this.log.warn(
+      {
+        reason: bad.reason,
+        detail: bad.detail,
+        eventId: bad.eventId,
+        commitLsn: formatLsn(bad.position.commitLsn),
+      },
+      'outbox row sent to the dead-letter topic',
+    );
+    return deadLetter(bad, this.options.deadLetterTopic, intendedTopic);
+  }
+
+  private onCommit(endLsn: Lsn): void {
+    const tx = this.requireTransaction();
+    this.current = null;
+    this.tracker.commit(tx.seq, endLsn);
+    if (this.stopping) {
+      this.stopReading();
+      this.stoppedReading?.();
+    }
+  }
+
+  private onAcknowledged(records: readonly PendingRecord[]): void {
+    const nowMicros = BigInt(Date.now()) * 1000n;
+    let seq = -1;
+    let count = 0;
+    for (const record of records) {
+      if (record.txSeq !== seq) {
+        if (count > 0) this.tracker.acknowledge(seq, count);
+        seq = record.txSeq;
+        count = 0;
+      }
+      count++;
+      this.deps.metrics.eventsPublished.inc({ topic: record.topic });
+      this.deps.metrics.bytesPublished.inc({ topic: record.topic }, record.value.length);
+      this.deps.metrics.publishLatency.observe(Number(nowMicros - record.commitTimeMicros) / 1e6);
+    }
+    if (count > 0) this.tracker.acknowledge(seq, count);
+    this.deps.health.progress();
+    this.deps.health.producerConnected = true;
+    this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
+    this.deps.connection.reportDurable(this.tracker.durableLsn);
+    if (this.paused && this.tracker.inFlightEvents <= this.options.maxInFlightEvents / 2)
+      this.resume();
+  }
+
+  private onPublishFailed(error: unknown, attempt: number, retryInMs: number): void {
+    this.deps.metrics.publishErrors.inc();
+    this.deps.health.progress(); // still trying: alive, but not ready
+    this.deps.health.producerConnected = false;
+    this.deps.health.lastError = error instanceof Error ? error.message : String(error);
+    this.log.warn({ err: error, attempt, retryInMs }, 'Kafka publish failed; retrying');
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.deps.connection.pause();
+  }
+
+  private resume(): void {
+    if (!this.paused || this.readingStopped) return;
+    this.paused = false;
+    this.deps.connection.resume();
+  }
+
+  private stopReading(): void {
+    this.readingStopped = true;
+    this.deps.connection.pause();
+  }
+
+  private requireTransaction(): CurrentTransaction {
+    if (!this.current)
+      throw new RelayError('PG_PROTOCOL', 'row or COMMIT outside a transaction', {
+        retriable: true,
+      });
+    return this.current;
+  }
+
+  private warnForeignRelation(relation: Relation): void {
+    if (this.warnedRelations.has(relation.oid)) return;
+    this.warnedRelations.add(relation.oid);
+    this.log.warn(
+      { relation: `${relation.schema}.${relation.name}` },
+      'ignoring rows of a table that is not the outbox; check the publication',
+    );
+  }
+}
+
+function decodeOrThrow(body: Buffer): PgoutputMessage {
+  try {
+    return decodePgoutput(body);
+  } catch (error) {
+    throw new RelayError('DECODE', `cannot decode a pgoutput message: ${String(error)}`, {
+      cause: error,
+      retriable: true,
+    });
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The one file that imports the Kafka client. kafkajs has had no release since 2023 (its
+ * maintainers asked for successors), so everything else talks to this small interface.
+ *
+ * Producer settings that matter for correctness: acks=all, idempotent, Java-compatible murmur2
+ * partitioning (kafkajs' DefaultPartitioner), one request in flight: a failed request is retried
+ * as a whole, and a second concurrent request to the same partition could overtake it.
+ */
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type LogEntry,
+  type Producer,
+} from 'kafkajs';
+import { RelayError } from '../domain/errors.ts';
+import type { Logger } from '../ops/logger.ts';
+
+export interface KafkaRecord {
+  readonly topic: string;
+  readonly key: string | null;
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface KafkaSinkOptions {
+  brokers: string[];
+  clientId: string;
+  partitions: number;
+  replicationFactor: number;
+  logger: Logger;
+}
+
+export interface KafkaSink {
+  readonly connected: boolean;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Creates missing topics with the configured partition count; remembers known ones. */
+  ensureTopics(topics: readonly string[]): Promise<void>;
+  /** Resolves once the brokers acknowledged every record (acks=all). */
+  send(records: readonly KafkaRecord[]): Promise<void>;
+  partitionCount(topic: string): Promise<number>;
+}
+
+const KAFKAJS_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [KafkaLogLevel.ERROR]: 'error',
+  [KafkaLogLevel.WARN]: 'warn',
+  [KafkaLogLevel.INFO]: 'info',
+  [KafkaLogLevel.DEBUG]: 'debug',
+};
+
+export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
+  return new KafkajsSink(options);
+}
+
+class KafkajsSink implements KafkaSink {
+  connected = false;
+  private readonly kafka: Kafka;
+  private readonly options: KafkaSinkOptions;
+  private producer: Producer;
+  private admin: Admin | undefined;
+  private readonly knownTopics = new Set<string>();
+  private needsReset = false;
+
+  constructor(options: KafkaSinkOptions) {
+    this.options = options;
+    const log = options.logger.child({ stage: 'kafka' });
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: KafkaLogLevel.WARN,
+      logCreator: () => (entry: LogEntry) => {
+        const { message, ...extra } = entry.log;
+        // kafkajs warns when an idempotent producer's retries are finite. They are finite on
+        // purpose: after them the publisher retries the same batch with a fresh producer, so an
+        // outage shows in /readyz instead of hiding in endless internal retries.
+        const level = message.startsWith('Limiting retries')
+          ? 'debug'
+          : KAFKAJS_TO_PINO[entry.level];
+        log[level ?? 'info'](extra, message);
+      },
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.producer.connect();
+      this.connected = true;
+    } catch (error) {
+      throw kafkaError('cannot connect to Kafka', error, this.options.brokers);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    this.connected = false;
+    await Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect()]);
+    this.admin = undefined;
+  }
+
+  /**
+   * After a failed request the producer may hold a broken idempotence state (sequence numbers
+   * the broker no longer agrees with); a fresh producer, with a fresh producer id, starts clean.
+   */
+  private async reset(): Promise<void> {
+    await this.producer.disconnect().catch(() => undefined);
+    this.producer = this.newProducer();
+    await this.connect();
+    this.needsReset = false;
+  }
+
+  async ensureTopics(topics: readonly string[]): Promise<void> {
+    const missing = topics.filter((t) => !this.knownTopics.has(t));
+    if (missing.length === 0) return;
+    const admin = await this.adminClient();
+    const existing = new Set(await admin.listTopics());
+    const create = missing.filter((t) => !existing.has(t));
+    if (create.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: create.map((topic) => ({
+          topic,
+          numPartitions: this.options.partitions,
+          replicationFactor: this.options.replicationFactor,
+        })),
+      });
+      this.options.logger.info(
+        { topics: create, partitions: this.options.partitions },
+        'created topics',
+      );
+    }
+    for (const topic of missing) this.knownTopics.add(topic);
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    const admin = await this.adminClient();
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    return metadata.topics[0]?.partitions.length ?? 0;
+  }
+
+  async send(records: readonly KafkaRecord[]): Promise<void> {
+    try {
+      if (this.needsReset) await this.reset();
+      await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
+      this.connected = true;
+    } catch (error) {
+      this.connected = false;
+      this.needsReset = true;
+      throw kafkaError('Kafka did not acknowledge a batch', error, this.options.brokers);
+    }
+  }
+
+  private async adminClient(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+}
+
+function groupByTopic(records: readonly KafkaRecord[]) {
+  const byTopic = new Map<
+    string,
+    { key: string | null; value: Buffer; headers: Record<string, string> }[]
+  >();
+  for (const record of records) {
+    let messages = byTopic.get(record.topic);
+    if (!messages) byTopic.set(record.topic, (messages = []));
+    messages.push({
+      key: record.key,
+      value: record.value,
+      headers: record.headers,
+    });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function kafkaError(what: string, error: unknown, brokers: string[]): RelayError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new RelayError('KAFKA_PUBLISH', `${what}: ${message}`, {
+    cause: error,
+    retriable: true,
+    hint: `Check that the brokers in RELAY_KAFKA_BROKERS (${brokers.join(',')}) are reachable.`,
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * Turns a stream of records into Kafka produce requests: one request in flight at a time, so a
+ * retried request can never be overtaken and per-key order holds; records accumulate while a
+ * request is out, which batches naturally under load (kafkajs has no linger.ms).
+ *
+ * A failed request is retried, whole and in order, with capped exponential backoff, until it
+ * succeeds or the publisher is abandoned. Nothing is dropped.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KafkaRecord, KafkaSink } from './kafka.ts';
+
+export interface PendingRecord extends KafkaRecord {
+  /** The transaction this record belongs to, for the acknowledgement tracker. */
+  readonly txSeq: number;
+  /** Commit time of its transaction, microseconds since the Unix epoch, for latency. */
+  readonly commitTimeMicros: bigint;
+}
+
+export interface PublisherHooks {
+  /** Kafka acknowledged these records, in the order they were enqueued. */
+  acknowledged(records: readonly PendingRecord[]): void;
+  failed(error: unknown, attempt: number, retryInMs: number): void;
+}
+
+export interface PublisherOptions {
+  batchMaxEvents: number;
+  batchMaxBytes: number;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+export class Publisher {
+  private queue: PendingRecord[] = [];
+  private head = 0;
+  private running: Promise<void> | null = null;
+  private abandoned = false;
+  private readonly abort = new AbortController();
+  private readonly sink: KafkaSink;
+  private readonly hooks: PublisherHooks;
+  private readonly options: Required<PublisherOptions>;
+
+  constructor(sink: KafkaSink, hooks: PublisherHooks, options: PublisherOptions) {
+    this.sink = sink;
+    this.hooks = hooks;
+    this.options = { retryInitialMs: 250, retryMaxMs: 30_000, ...options };
+  }
+
+  /** Records waiting for their produce request. */
+  get waiting(): number {
+    return this.queue.length - this.head;
+  }
+
+  enqueue(record: PendingRecord): void {
+    if (this.abandoned) return;
+    this.queue.push(record);
+    this.running ??= this.loop().finally(() => (this.running = null));
+  }
+
+  /** Resolves when everything enqueued so far is acknowledged. */
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Stops retrying, drops what is not yet sent, and waits for the request in flight to settle. */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    this.abort.abort();
+    this.queue = [];
+    this.head = 0;
+    await this.running?.catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.abandoned && this.waiting > 0) {
+      const batch = this.takeBatch();
+      await this.sendWithRetry(batch);
+      if (this.abandoned) return;
+      this.hooks.acknowledged(batch);
+    }
+  }
+
+  private takeBatch(): PendingRecord[] {
+    const { batchMaxEvents, batchMaxBytes } = this.options;
+    let end = this.head;
+    let bytes = 0;
+    while (end < this.queue.length && end - this.head < batchMaxEvents) {
+      const size = (this.queue[end] as PendingRecord).value.length;
+      if (end > this.head && bytes + size > batchMaxBytes) break;
+      bytes += size;
+      end++;
+    }
+    const batch = this.queue.slice(this.head, end);
+    this.head = end;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+    return batch;
+  }
+
+  private async sendWithRetry(batch: PendingRecord[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.sink.ensureTopics([...new Set(batch.map((r) => r.topic))]);
+        await this.sink.send(batch);
+        return;
+      } catch (error) {
+        if (this.abandoned) return;
+        const delay = Math.min(
+          this.options.retryMaxMs,
+          this.options.retryInitialMs * 2 ** (attempt - 1),
+        );
+        this.hooks.failed(error, attempt, delay);
+        await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        if (this.abandoned) return;
+      }
+    }
+  }
+}

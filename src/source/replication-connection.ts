@@ -1,0 +1,190 @@
+/**
+ * The replication connection: a pg Client in `replication: 'database'` mode streaming
+ * START_REPLICATION with pgoutput. This is the only file that touches node-postgres internals
+ * (`client.connection`: its copyData events, sendCopyFromChunk, and the socket for pause/resume);
+ * the integration tests cover it.
+ *
+ * It never decides what is durable. It sends standby status updates with the LSN its owner
+ * gives it (`reportDurable`), which must only ever be what Kafka already holds.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { RelayError } from '../domain/errors.ts';
+import { INVALID_LSN, type Lsn } from '../domain/lsn.ts';
+import { buildStatusUpdate, parseFrame, type ReplicationFrame } from './protocol.ts';
+
+interface PgConnectionInternals {
+  on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
+  once(event: 'replicationStart', listener: () => void): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  stream: { pause(): void; resume(): void; isPaused?(): boolean };
+}
+
+export interface ReplicationOptions {
+  connectionString: string;
+  slot: string;
+  publication: string;
+  /** How often to send a status update that also asks the server for a keepalive. */
+  statusIntervalMs: number;
+}
+
+export interface ReplicationEvents {
+  frame: [ReplicationFrame];
+  error: [Error];
+  end: [];
+}
+
+export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
+  private readonly client: pg.Client;
+  private readonly options: ReplicationOptions;
+  private durable: Lsn = INVALID_LSN;
+  private timer: NodeJS.Timeout | undefined;
+  private ended = false;
+
+  constructor(options: ReplicationOptions) {
+    super();
+    // 'error' is how the stream ends; the owner listens with once(). This keeps a late one from
+    // becoming an uncaught exception.
+    this.on('error', () => undefined);
+    this.options = options;
+    this.client = new pg.Client({
+      connectionString: options.connectionString,
+      replication: 'database',
+      // The walsender prints timestamptz in the session's zone and style; pin both so that
+      // created_at text parses the same everywhere.
+      options: '-c timezone=UTC -c datestyle=ISO,YMD',
+      application_name: `outbox-relay:${options.slot}`,
+    } as pg.ClientConfig);
+  }
+
+  private get connection(): PgConnectionInternals {
+    return (this.client as unknown as { connection: PgConnectionInternals }).connection;
+  }
+
+  async connect(): Promise<void> {
+    this.client.on('error', (error) => this.fail(error));
+    this.client.on('end', () => this.finish());
+    try {
+      await this.client.connect();
+    } catch (error) {
+      throw new RelayError('PG_CONNECT', `cannot open a replication connection: ${String(error)}`, {
+        cause: error,
+        retriable: true,
+        hint: 'Check RELAY_PG_URL and that the role has the REPLICATION attribute.',
+      });
+    }
+  }
+
+  /** Starts streaming from the slot's confirmed position; resolves once the server streams. */
+  async start(): Promise<void> {
+    const connection = this.connection;
+    const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));
+    connection.on('copyData', ({ chunk }) => this.onCopyData(chunk));
+    const publication = this.options.publication.replaceAll("'", "''");
+    const sql =
+      `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ` +
+      `(proto_version '1', publication_names '"${publication}"')`;
+    // The query only settles when streaming ends; errors before and during streaming land here.
+    this.client.query(sql).then(
+      () => this.finish(),
+      (error: unknown) => this.fail(error),
+    );
+    await Promise.race([started, this.failure()]);
+    this.timer = setInterval(() => this.sendStatus(true), this.options.statusIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Records the LSN Kafka holds; the next status update reports it. */
+  reportDurable(lsn: Lsn, immediately = false): void {
+    if (lsn > this.durable) this.durable = lsn;
+    if (immediately) this.sendStatus(false);
+  }
+
+  /** Stops reading from the socket; the server blocks once buffers fill. Bounds our memory. */
+  pause(): void {
+    this.connection.stream.pause();
+  }
+
+  resume(): void {
+    this.connection.stream.resume();
+  }
+
+  /** Sends a last status update and closes the connection. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    if (!this.ended) this.sendStatus(false);
+    this.ended = true;
+    await this.client.end().catch(() => undefined);
+  }
+
+  private sendStatus(askForReply: boolean): void {
+    if (this.ended) return;
+    const now = BigInt(Date.now()) * 1000n;
+    try {
+      this.connection.sendCopyFromChunk(buildStatusUpdate(this.durable, now, askForReply));
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private onCopyData(chunk: Buffer): void {
+    let frame: ReplicationFrame;
+    try {
+      frame = parseFrame(chunk);
+    } catch (error) {
+      this.fail(new RelayError('PG_PROTOCOL', String(error), { cause: error, retriable: true }));
+      return;
+    }
+    if (frame.kind === 'keepalive' && frame.replyRequested) this.sendStatus(false);
+    this.emit('frame', frame);
+  }
+
+  private failure(): Promise<never> {
+    return new Promise((_, reject) => this.once('error', reject));
+  }
+
+  /** Ends the stream with an error; emitted once as 'error'. */
+  abort(error: unknown): void {
+    this.fail(error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.timer);
+    this.emit('error', asReplicationError(error, this.options.slot));
+    void this.client.end().catch(() => undefined);
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.fail(
+      new RelayError('PG_REPLICATION_LOST', 'the replication connection closed', {
+        retriable: true,
+      }),
+    );
+  }
+}
+
+function asReplicationError(error: unknown, slot: string): RelayError {
+  if (error instanceof RelayError) return error;
+  const pgCode = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (pgCode === '55006') {
+    return new RelayError('PG_SLOT', `slot "${slot}" is active for another process: ${message}`, {
+      cause: error,
+      retriable: true,
+      hint: 'Another relay streams from this slot; this one waits and retries.',
+    });
+  }
+  if (pgCode === '42704') {
+    return new RelayError('PG_SLOT', message, {
+      cause: error,
+      hint: `Run "outbox-relay migrate" or check RELAY_SLOT / RELAY_PUBLICATION.`,
+    });
+  }
+  return new RelayError('PG_REPLICATION_LOST', `replication stream failed: ${message}`, {
+    cause: error,
+    retriable: true,
+  });
+}
