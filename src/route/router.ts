@@ -1,0 +1,98 @@
+/**
+ * Where an event goes in Kafka: topic, key and headers. An event that cannot be routed (illegal
+ * topic, no key) throws RelayError('ENCODE') naming it, so the pipeline can dead-letter it;
+ * nothing is rewritten or defaulted, since a silently renamed topic or a constant key would
+ * scatter or pile up events where no consumer looks.
+ */
+import { RelayError } from '../domain/errors.ts';
+import type { OutboxEvent } from '../domain/event.ts';
+import { recordHeaders } from './headers.ts';
+import { topicNameProblem } from './topic-name.ts';
+import {
+  parseTopicTemplate,
+  TOPIC_TEMPLATE_SETTING,
+  type TopicTemplate,
+} from './topic-template.ts';
+
+export interface RoutedRecord {
+  readonly topic: string;
+  /** The aggregate id: one aggregate's events share a partition, so they stay in order. */
+  readonly key: string;
+  readonly headers: Record<string, string>;
+}
+
+export interface Router {
+  /** Throws RelayError('ENCODE') naming the event id if the event cannot be routed. */
+  route(event: OutboxEvent): RoutedRecord;
+}
+
+export interface RouterOptions {
+  /** RELAY_TOPIC_TEMPLATE, e.g. `outbox.event.{aggregateType}`. */
+  readonly topicTemplate: string;
+}
+
+/** Parses the template now: an invalid one throws RelayError('CONFIG_INVALID'). */
+export function createRouter(options: RouterOptions): Router {
+  const topicFor = createTopicResolver(parseTopicTemplate(options.topicTemplate));
+  return {
+    route: (event) => ({
+      topic: topicFor(event),
+      key: routeKey(event),
+      headers: recordHeaders(event),
+    }),
+  };
+}
+
+export function routeKey(event: OutboxEvent): string {
+  const id: unknown = event.aggregateId;
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new RelayError('ENCODE', `event ${event.id} has no aggregate id, so no Kafka key`, {
+      hint: 'The writing service must set aggregate_id; the event can be dead-lettered.',
+    });
+  }
+  return id;
+}
+
+// Aggregate types are few; the bound only guards against a writer inventing one per event.
+const MAX_CACHED_TOPICS = 10_000;
+
+/** A legal topic name, or why the template's result is not one. */
+type CachedTopic = { readonly topic: string; readonly problem: string | undefined };
+
+function createTopicResolver(template: TopicTemplate): (event: OutboxEvent) => string {
+  const cache = new Map<string, CachedTopic>();
+  const byEventType = template.placeholders.includes('eventType');
+  return (event) => {
+    const cacheKey = byEventType
+      ? `${event.aggregateType}\u0000${event.eventType}`
+      : event.aggregateType;
+    let cached = cache.get(cacheKey);
+    if (cached === undefined) {
+      if (cache.size >= MAX_CACHED_TOPICS) cache.clear();
+      cached = renderTopic(template, event);
+      cache.set(cacheKey, cached);
+    }
+    if (cached.problem !== undefined) throw topicError(event, cached);
+    return cached.topic;
+  };
+}
+
+function renderTopic(template: TopicTemplate, event: OutboxEvent): CachedTopic {
+  const values = { aggregateType: event.aggregateType, eventType: event.eventType };
+  const empty = template.placeholders.find((name) => !values[name]);
+  if (empty !== undefined) {
+    return { topic: '', problem: `the event's ${empty} is empty` };
+  }
+  const topic = template.render(values);
+  return { topic, problem: topicNameProblem(topic) };
+}
+
+function topicError(event: OutboxEvent, cached: CachedTopic): RelayError {
+  const message =
+    `event ${event.id} (aggregate type ${JSON.stringify(event.aggregateType)}, event type ` +
+    `${JSON.stringify(event.eventType)}) maps to topic ${JSON.stringify(cached.topic)}, ` +
+    `not a legal Kafka topic name: ${cached.problem}`;
+  return new RelayError('ENCODE', message, {
+    hint: `Fix the aggregate type the writing service stores, or ${TOPIC_TEMPLATE_SETTING}; the event can be dead-lettered.`,
+  });
+}
