@@ -248,7 +248,9 @@ export class ReplicationSession {
     this.deps.health.progress();
     this.deps.health.producerConnected = true;
     this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
-    this.deps.connection.reportDurable(this.tracker.durableLsn);
+    // Report at once rather than on the next timer tick: after a crash, Postgres replays
+    // everything past the last report, so every unreported acknowledgement is a duplicate.
+    this.deps.connection.reportDurable(this.tracker.durableLsn, true);
     if (this.paused && this.tracker.inFlightEvents <= this.options.maxInFlightEvents / 2)
       this.resume();
   }

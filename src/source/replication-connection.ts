@@ -94,9 +94,10 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
     this.timer.unref();
   }
 
-  /** Records the LSN Kafka holds; the next status update reports it. */
+  /** Records the LSN Kafka holds; the next status update (or this call, if `immediately`) reports it. */
   reportDurable(lsn: Lsn, immediately = false): void {
-    if (lsn > this.durable) this.durable = lsn;
+    if (lsn <= this.durable) return;
+    this.durable = lsn;
     if (immediately) this.sendStatus(false);
   }
 
