@@ -4,6 +4,14 @@ import { Command } from 'commander';
 import { migrateCommand } from './migrate.ts';
 import { runCommand } from './run.ts';
 
+// kafkajs 2.2.4 schedules a timer with a negative delay on Node 24 (its issue #1751, fixed in
+// no release): harmless, but printed on every start. Other warnings are printed as usual.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name !== 'TimeoutNegativeWarning')
+    process.stderr.write(`${warning.stack ?? warning.message}\n`);
+});
+
 const program = new Command('outbox-relay')
   .description(
     'Relays a PostgreSQL transactional outbox to Kafka, Avro-encoded, acknowledging WAL only after Kafka holds it.',

@@ -82,5 +82,5 @@ function invalid(
 ): string {
   const where = source === 'flag' ? `--${spec.flag}` : spec.env;
   const shown = spec.secret ? '(value hidden)' : JSON.stringify(raw);
-  return `${where} ${message}; got ${shown}`;
+  return `${where}: ${message}; got ${shown}`;
 }

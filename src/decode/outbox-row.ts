@@ -118,7 +118,13 @@ export function parseTimestamptz(text: string): bigint | null {
   const match = TIMESTAMPTZ.exec(text);
   if (!match) return null;
   const [, y, mo, d, h, mi, s, fraction = '', sign, oh, om = '0', os = '0'] = match as string[];
-  const millis = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  // Not Date.UTC: it reads years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  date.setUTCHours(Number(h), Number(mi), Number(s));
+  const millis = date.getTime();
+  // Postgres goes to year 294276, a Date only to 275760: such a row is bad, not fatal.
+  if (Number.isNaN(millis)) return null;
   const offsetSeconds =
     (Number(oh) * 3600 + Number(om) * 60 + Number(os)) * (sign === '-' ? -1 : 1);
   const micros = BigInt(fraction.padEnd(6, '0'));

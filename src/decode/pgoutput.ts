@@ -87,6 +87,8 @@ class Reader {
     return text;
   }
   text(length: number): string {
+    // A negative length would move the cursor backwards and reread earlier bytes as values.
+    if (length < 0) throw new Error(`pgoutput value length ${length} is negative`);
     this.need(length);
     const text = textDecoder.decode(this.buffer.subarray(this.offset, this.offset + length));
     this.offset += length;

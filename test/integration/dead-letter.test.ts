@@ -1,0 +1,107 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { consumeAll, decodeAll } from '../support/consume.ts';
+import { dropOutbox, prepareOutbox, services, uniqueNames } from '../support/fixtures.ts';
+import { relayEnv, startRelayInProcess } from '../support/relay.ts';
+import { quoteIdent } from '../../src/db/sql.ts';
+
+const names = uniqueNames('dlq');
+let pool: pg.Pool;
+
+before(async () => {
+  const { pgUrl } = await services();
+  await prepareOutbox(pgUrl, names);
+  pool = new pg.Pool({ connectionString: pgUrl, max: 2 });
+});
+
+after(async () => {
+  await pool?.end();
+  await dropOutbox((await services()).pgUrl, names);
+});
+
+interface Row {
+  id: string;
+  aggregateType: string;
+  aggregateId: string;
+  headers: string | null;
+  seq: number;
+}
+
+const good = (seq: number): Row => ({
+  id: randomUUID(),
+  aggregateType: 'order',
+  aggregateId: 'o-1',
+  headers: null,
+  seq,
+});
+
+async function insertTransaction(rows: Row[]): Promise<void> {
+  const table = `${quoteIdent(names.schema)}.${quoteIdent(names.table)}`;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (const r of rows) {
+      await client.query(
+        `INSERT INTO ${table} (id, aggregate_type, aggregate_id, event_type, payload, headers) VALUES ($1, $2, $3, 'changed', $4, $5)`,
+        [r.id, r.aggregateType, r.aggregateId, JSON.stringify({ seq: r.seq }), r.headers],
+      );
+    }
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+test('dead-letters bad rows with their reason while the good events around them arrive in order', async () => {
+  const { pgUrl, kafkaBrokers } = await services();
+  const noKey: Row = { ...good(-1), aggregateId: '' };
+  const badHeaders: Row = { ...good(-1), headers: '"not an object"' };
+  const badTopic: Row = { ...good(-1), aggregateType: 'no spaces allowed' };
+  const goods = [0, 1, 2, 3, 4, 5].map(good);
+  const relay = startRelayInProcess(relayEnv(pgUrl, kafkaBrokers, names));
+  try {
+    await insertTransaction([goods[0]!, noKey, goods[1]!, badHeaders, goods[2]!]);
+    await insertTransaction([goods[3]!, badTopic, goods[4]!]);
+    await insertTransaction([goods[5]!]);
+
+    const events = decodeAll(
+      await consumeAll({ brokers: kafkaBrokers, topics: [names.topic('order')], atLeast: 6 }),
+    );
+    assert.deepEqual(
+      events.map((e) => (JSON.parse(e.event.payload) as { seq: number }).seq),
+      [0, 1, 2, 3, 4, 5],
+      'every good event arrives, in commit order',
+    );
+
+    const letters = await consumeAll({
+      brokers: kafkaBrokers,
+      topics: [names.deadLetterTopic],
+      atLeast: 3,
+    });
+    const byId = new Map(letters.map((l) => [l.headers.event_id, l]));
+    const expectReason = (row: Row, reason: string) => {
+      const letter = byId.get(row.id);
+      assert.ok(letter, `no dead letter for ${reason}`);
+      assert.equal(letter.headers.dlq_reason, reason);
+      assert.ok(letter.headers.dlq_detail);
+      assert.match(letter.headers.dlq_commit_lsn ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
+      const original = JSON.parse(letter.value.toString()) as Record<string, string | null>;
+      assert.equal(original.id, row.id, 'the dead letter carries the original row');
+      return letter;
+    };
+    expectReason(noKey, 'missing-aggregate-id');
+    expectReason(badHeaders, 'malformed-headers');
+    const unroutable = expectReason(badTopic, 'unroutable');
+    assert.match(unroutable.headers.dlq_detail ?? '', /no spaces allowed/);
+    assert.equal(letters.length, 3);
+
+    const text = await relay.metrics.registry.getSingleMetricAsString(
+      'outbox_relay_dead_letters_total',
+    );
+    assert.match(text, /reason="missing-aggregate-id"\} 1/);
+  } finally {
+    await relay.stop();
+  }
+});

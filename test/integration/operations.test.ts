@@ -1,0 +1,122 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { dropOutbox, prepareOutbox, services, uniqueNames } from '../support/fixtures.ts';
+import { CLI, relayEnv, spawnRelay, waitFor } from '../support/relay.ts';
+
+const names = uniqueNames('ops');
+
+before(async () => {
+  await prepareOutbox((await services()).pgUrl, names);
+});
+
+after(async () => {
+  await dropOutbox((await services()).pgUrl, names);
+});
+
+function runCli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+test('migrate applies the migrations once and does nothing the second time', async () => {
+  const { pgUrl } = await services();
+  const fresh = uniqueNames('migrate');
+  const env = {
+    RELAY_PG_URL: pgUrl,
+    RELAY_OUTBOX_TABLE: fresh.table,
+    RELAY_PUBLICATION: fresh.publication,
+    RELAY_SLOT: fresh.slot,
+  };
+  try {
+    const first = await runCli(['migrate', '--json'], env);
+    assert.equal(first.code, 0, first.stderr);
+    const firstResult = JSON.parse(first.stdout) as { applied: string[]; slotCreated: boolean };
+    assert.ok(firstResult.applied.length >= 2);
+    assert.equal(firstResult.slotCreated, true);
+    const second = await runCli(['migrate', '--json'], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(JSON.parse(second.stdout), {
+      applied: [],
+      alreadyApplied: firstResult.applied,
+      slot: fresh.slot,
+      slotCreated: false,
+    });
+    const db = new pg.Client({ connectionString: pgUrl });
+    await db.connect();
+    const pub = await db.query(
+      'SELECT pubinsert, pubupdate, pubdelete FROM pg_publication WHERE pubname = $1',
+      [fresh.publication],
+    );
+    await db.end();
+    assert.deepEqual(pub.rows, [{ pubinsert: true, pubupdate: false, pubdelete: false }]);
+  } finally {
+    await dropOutbox(pgUrl, fresh);
+  }
+});
+
+test('a bad setting stops the relay at start with exit code 2, naming it, without printing secrets', async () => {
+  const result = await runCli(['run'], {
+    RELAY_PG_URL: 'postgres://relay:hunter2-secret@127.0.0.1:1/db',
+    RELAY_KAFKA_BROKERS: '127.0.0.1:9092',
+    RELAY_TOPIC_PARTITIONS: 'many',
+    RELAY_TOPIC_TEMPLATE: 'outbox.{nope}',
+  });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /RELAY_TOPIC_PARTITIONS: must be a whole number; got "many"/);
+  assert.doesNotMatch(result.stdout + result.stderr, /hunter2-secret/);
+});
+
+test('a missing publication stops the relay with a message that says to run migrate', async () => {
+  const { pgUrl, kafkaBrokers } = await services();
+  const missing = uniqueNames('nopub');
+  const result = await runCli(['run'], relayEnv(pgUrl, kafkaBrokers, missing));
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, new RegExp(`publication "${missing.publication}" does not exist`));
+  assert.match(result.stderr, /outbox-relay migrate/);
+});
+
+test('health, readiness and metrics report a streaming relay, and secrets stay out of its logs', async () => {
+  const { pgUrl, kafkaBrokers } = await services();
+  // The throwaway cluster trusts local connections, so the password is sent nowhere, but the
+  // relay holds it in its configuration like any other.
+  const url = new URL(pgUrl);
+  url.username ||= 'postgres';
+  url.password = 'unused-secret-pw';
+  const relay = spawnRelay(relayEnv(url.toString(), kafkaBrokers, names));
+  try {
+    await relay.waitForLog('streaming');
+    const port = await relay.httpPort;
+    const get = async (path: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: response.status, text: await response.text() };
+    };
+    await waitFor(async () => (await get('/readyz')).status === 200, 10_000, '/readyz to be ready');
+    const ready = JSON.parse((await get('/readyz')).text) as { stream: string };
+    assert.equal(ready.stream, 'streaming');
+    assert.equal((await get('/healthz')).status, 200);
+    const metrics = await get('/metrics');
+    for (const name of [
+      'outbox_relay_events_published_total',
+      'outbox_relay_publish_errors_total',
+      'outbox_relay_slot_lag_bytes',
+      'outbox_relay_in_flight_events',
+    ]) {
+      assert.match(metrics.text, new RegExp(`# HELP ${name} `));
+    }
+    assert.equal((await get('/nope')).status, 404);
+  } finally {
+    relay.process.kill('SIGTERM');
+    assert.equal(await relay.exited, 0);
+  }
+  assert.doesNotMatch(JSON.stringify(relay.logs), /unused-secret-pw/);
+});
