@@ -54,7 +54,7 @@ export function loadConfig(input: ConfigInput = {}): LoadedConfig {
     );
   }
   return {
-    config: Object.freeze(values) as RelayConfig,
+    config: deepFreeze(values) as RelayConfig,
     sources: Object.freeze(sources),
   };
 }
@@ -83,4 +83,12 @@ function invalid(
   const where = source === 'flag' ? `--${spec.flag}` : spec.env;
   const shown = spec.secret ? '(value hidden)' : JSON.stringify(raw);
   return `${where}: ${message}; got ${shown}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }

@@ -6,6 +6,10 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '*****';
+    // node-postgres also takes the password from the query string.
+    for (const key of ['password', 'sslpassword']) {
+      if (parsed.searchParams.has(key)) parsed.searchParams.set(key, '*****');
+    }
     return parsed.toString();
   } catch {
     return '*****';

@@ -21,11 +21,13 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const identifier = (what: string) =>
   z.string().regex(IDENTIFIER, `must be a plain PostgreSQL ${what} name (letters, digits, _)`);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`);
+  z
+    .string()
+    .trim()
+    // Plain decimal digits only: "0x10", "1e3" or "12abc" are typos, not numbers to guess at.
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 const bool = z
   .enum(['true', 'false'], { error: 'must be true or false' })
   .transform((v) => v === 'true');
