@@ -1,0 +1,87 @@
+/**
+ * Shapes shared by the service harness: what tests get (Services) and what the with-services
+ * wrapper writes to its state file (ServicesState) so that test processes can attach to the
+ * same servers and stop or start them.
+ */
+
+export type ServicesKind = 'env' | 'testcontainers' | 'local';
+
+export interface StopOptions {
+  /** Simulate a crash instead of a clean shutdown: Postgres `immediate` mode, SIGKILL for Kafka. */
+  force?: boolean;
+}
+
+/** Control of one server; start() brings it back on the same port with the same data. */
+export interface ServiceControl {
+  stop(opts?: StopOptions): Promise<void>;
+  /** A no-op when the server is already running. */
+  start(): Promise<void>;
+  restart(opts?: StopOptions): Promise<void>;
+}
+
+export interface Services {
+  kind: ServicesKind;
+  /** Superuser URL of database `postgres`. */
+  pgUrl: string;
+  kafkaBrokers: string[];
+  postgres: ServiceControl;
+  kafka: ServiceControl;
+  /**
+   * Owner: stops everything it started and removes its temp dirs. Attached (the wrapper owns the
+   * servers): starts again whatever this handle stopped, so the next test file finds them running.
+   */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where to write the state file that attachServices() reads in other processes. */
+  statePath?: string;
+}
+
+/** A throwaway cluster made by initdb; pgCtl is the argv prefix that runs pg_ctl as its owner. */
+export interface LocalPostgresState {
+  type: 'local';
+  version: string;
+  port: number;
+  dir: string;
+  dataDir: string;
+  logFile: string;
+  pgCtl: string[];
+}
+
+/** A broker run as `command` (java ... kafka.Kafka <configFile>) from `dir`. */
+export interface LocalKafkaState {
+  type: 'local';
+  version: string;
+  port: number;
+  controllerPort: number;
+  /** Current broker pid; rewritten whenever a test process starts the broker again. */
+  pid: number;
+  dir: string;
+  configFile: string;
+  /** Broker log (WARN and up); what to read when the broker misbehaves. */
+  logFile: string;
+  /** JVM stdout/stderr: crashes before logging is up land here. */
+  outFile: string;
+  command: string[];
+}
+
+/** Controlled with the docker CLI (docker stop/start <id>), so any process can do it. */
+export interface ContainerState {
+  type: 'container';
+  id: string;
+  image: string;
+}
+
+export type PostgresState = LocalPostgresState | ContainerState;
+export type KafkaState = LocalKafkaState | ContainerState;
+
+export interface ServicesState {
+  version: 1;
+  kind: ServicesKind;
+  pgUrl: string;
+  kafkaBrokers: string[];
+  /** Absent for kind 'env': the harness did not start those servers. */
+  postgres?: PostgresState;
+  kafka?: KafkaState;
+}
