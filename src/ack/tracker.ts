@@ -16,6 +16,7 @@ import { maxLsn, type Lsn, INVALID_LSN } from '../domain/lsn.ts';
 interface OpenTransaction {
   readonly seq: number;
   pending: number;
+  readonly commitTimeMicros: bigint;
   /** Set at COMMIT; until then the transaction may still gain events. */
   endLsn: Lsn | null;
 }
@@ -48,10 +49,16 @@ export class AckTracker {
     return this.order.length === this.head;
   }
 
+  /** Commit time of the oldest transaction Kafka does not hold yet, or null when idle. */
+  get oldestOpenCommitTimeMicros(): bigint | null {
+    if (this.idle) return null;
+    return this.open.get(this.order[this.head] as number)?.commitTimeMicros ?? null;
+  }
+
   /** Opens the next transaction (at BEGIN) and returns its sequence number. */
-  begin(): number {
+  begin(commitTimeMicros = 0n): number {
     const seq = ++this.lastSeq;
-    this.open.set(seq, { seq, pending: 0, endLsn: null });
+    this.open.set(seq, { seq, pending: 0, commitTimeMicros, endLsn: null });
     this.order.push(seq);
     return seq;
   }

@@ -162,6 +162,30 @@ export const SETTINGS = {
     default: '30000',
     doc: 'On SIGTERM/SIGINT, how long to wait for in-flight events before exiting anyway (exit code 1).',
   }),
+  standbyRetryMs: setting({
+    env: 'RELAY_STANDBY_RETRY_MS',
+    schema: int(100, 60_000),
+    default: '2000',
+    doc: 'While another relay streams from the slot, this one is a standby and tries to take over this often.',
+  }),
+  heartbeatIntervalMs: setting({
+    env: 'RELAY_HEARTBEAT_INTERVAL_MS',
+    schema: int(0),
+    default: '0',
+    doc: 'Run `RELAY_HEARTBEAT_SQL` this often (0: never), so that the slot keeps moving when the database sees no writes at all.',
+  }),
+  heartbeatSql: setting({
+    env: 'RELAY_HEARTBEAT_SQL',
+    schema: z.string().min(1),
+    default: "SELECT pg_logical_emit_message(false, 'outbox-relay-heartbeat', now()::text)",
+    doc: 'The heartbeat statement. The default writes a tiny non-transactional WAL message and touches no table.',
+  }),
+  partitionCheckIntervalMs: setting({
+    env: 'RELAY_PARTITION_CHECK_INTERVAL_MS',
+    schema: int(0),
+    default: '60000',
+    doc: 'How often to check that topics keep the partition count they had when first used (0: never). A change breaks keyed order and is logged as a warning.',
+  }),
   httpPort: setting({
     env: 'RELAY_HTTP_PORT',
     flag: 'http-port',

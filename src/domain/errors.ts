@@ -7,6 +7,7 @@ export type RelayErrorCode =
   | 'PG_CONNECT'
   | 'PG_PROTOCOL'
   | 'PG_SLOT'
+  | 'PG_SLOT_BUSY'
   | 'PG_PUBLICATION'
   | 'PG_REPLICATION_LOST'
   | 'KAFKA_CONNECT'

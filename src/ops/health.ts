@@ -4,13 +4,16 @@
  * - live: the replication loop or the publisher did something (message, keepalive, Kafka ack or
  *   publish attempt) within the liveness timeout. A stuck loop fails it; a broker outage does not,
  *   because the publisher keeps retrying and a restart would not help.
- * - ready: the slot is streaming and the producer is connected.
+ * - ready: the slot is streaming and the producer is connected; or this relay is a standby,
+ *   waiting for the active relay's slot. A standby answers 200 with status "standby", so that a
+ *   rolling update, which waits for new pods to be ready, does not stall behind it.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
-export type StreamState = 'starting' | 'streaming' | 'reconnecting' | 'stopping' | 'stopped';
+export type StreamState =
+  'starting' | 'streaming' | 'standby' | 'reconnecting' | 'stopping' | 'stopped';
 
 export class HealthState {
   stream: StreamState = 'starting';
@@ -32,10 +35,19 @@ export class HealthState {
     return { ok: idleMs <= this.livenessTimeoutMs && this.stream !== 'stopped', idleMs };
   }
 
-  ready(): { ok: boolean; stream: StreamState; producerConnected: boolean } {
-    const ok = this.stream === 'streaming' && this.producerConnected;
-    return { ok, stream: this.stream, producerConnected: this.producerConnected };
+  ready(): { ok: boolean; status: ReadyStatus; stream: StreamState; producerConnected: boolean } {
+    const status = readyStatus(this.stream, this.producerConnected);
+    const ok = status === 'ready' || status === 'standby';
+    return { ok, status, stream: this.stream, producerConnected: this.producerConnected };
   }
+}
+
+export type ReadyStatus = 'ready' | 'standby' | 'degraded' | 'not-ready';
+
+function readyStatus(stream: StreamState, producerConnected: boolean): ReadyStatus {
+  if (stream === 'standby') return 'standby';
+  if (stream === 'streaming') return producerConnected ? 'ready' : 'degraded';
+  return 'not-ready';
 }
 
 export interface HealthServer {
@@ -59,11 +71,7 @@ export async function startHealthServer(
       json(live.ok ? 200 : 503, { status: live.ok ? 'live' : 'stalled', idleMs: live.idleMs });
     } else if (path === '/readyz') {
       const ready = state.ready();
-      json(ready.ok ? 200 : 503, {
-        ...ready,
-        status: ready.ok ? 'ready' : 'not-ready',
-        lastError: state.lastError,
-      });
+      json(ready.ok ? 200 : 503, { ...ready, lastError: state.lastError });
     } else if (path === '/metrics') {
       registry.metrics().then(
         (text) => {

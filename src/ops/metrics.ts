@@ -13,6 +13,8 @@ export interface RelayMetrics {
   readonly reconnects: Counter<'component'>;
   readonly inFlightEvents: Gauge;
   readonly slotLagBytes: Gauge;
+  readonly slotLagSeconds: Gauge;
+  readonly partitionCountChanges: Counter<'topic'>;
   readonly durableLsn: Gauge;
   readonly publishLatency: Histogram;
 }
@@ -61,6 +63,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     slotLagBytes: new Gauge({
       name: 'outbox_relay_slot_lag_bytes',
       help: "WAL bytes between the server's position and the position Kafka holds (confirmed to the slot).",
+      registers,
+    }),
+    slotLagSeconds: new Gauge({
+      name: 'outbox_relay_slot_lag_seconds',
+      help: 'Age of the oldest committed transaction that Kafka does not hold yet; 0 when caught up.',
+      registers,
+    }),
+    partitionCountChanges: new Counter({
+      name: 'outbox_relay_partition_count_changes_total',
+      help: 'Topics seen with a partition count other than when first used: keyed order across the change is broken.',
+      labelNames: ['topic'],
       registers,
     }),
     durableLsn: new Gauge({

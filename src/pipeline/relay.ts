@@ -16,6 +16,7 @@ import type { HealthState } from '../ops/health.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 import { ReplicationConnection } from '../source/replication-connection.ts';
 import { checkPublication, checkWalLevel, ensureSlot } from '../source/slot.ts';
+import { startHousekeeping } from './housekeeping.ts';
 import { ReplicationSession } from './session.ts';
 
 export interface RelayDeps {
@@ -69,6 +70,10 @@ export class Relay {
       } catch (error) {
         if (this.stopRequested) break;
         if (!isRetriable(error)) throw error;
+        if (error instanceof RelayError && error.code === 'PG_SLOT_BUSY') {
+          await this.standBy(error);
+          continue;
+        }
         if (Date.now() - startedAt > HEALTHY_SESSION_MS) backoff = BACKOFF_INITIAL_MS;
         this.deps.health.stream = 'reconnecting';
         this.deps.health.lastError = error instanceof Error ? error.message : String(error);
@@ -97,6 +102,21 @@ export class Relay {
     this.lastDurable = durable;
     this.deps.health.stream = 'stopped';
     return { durableLsn: formatLsn(durable), clean: true };
+  }
+
+  /** Another relay streams from our slot: wait as its standby and try again soon. */
+  private async standBy(error: RelayError): Promise<void> {
+    if (this.deps.health.stream !== 'standby') {
+      this.log.info(
+        { slot: this.deps.config.slot, reason: error.message },
+        'standing by: another relay streams from the slot',
+      );
+    }
+    this.deps.health.stream = 'standby';
+    this.deps.health.progress();
+    await sleep(this.deps.config.standbyRetryMs, undefined, {
+      signal: this.stopSignal.signal,
+    }).catch(() => undefined);
   }
 
   private async prepare(): Promise<void> {
@@ -156,8 +176,12 @@ export class Relay {
       this.deps.health.stream = 'streaming';
       this.deps.health.lastError = null;
       this.log.info({ slot: config.slot, from: formatLsn(startLsn) }, 'streaming');
-      const outcome = await Promise.race([ended, this.stopped()]);
-      void outcome;
+      const stopHousekeeping = startHousekeeping(this.deps);
+      try {
+        await Promise.race([ended, this.stopped()]);
+      } finally {
+        await stopHousekeeping();
+      }
       this.lastDurable = await (this.finished ??= session.finish());
       this.log.info(
         { durableLsn: formatLsn(this.lastDurable) },

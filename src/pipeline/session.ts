@@ -131,13 +131,20 @@ export class ReplicationSession {
     const lag = walEnd > this.tracker.durableLsn ? walEnd - this.tracker.durableLsn : 0n;
     this.deps.metrics.slotLagBytes.set(Number(lag));
     this.deps.metrics.durableLsn.set(Number(this.tracker.durableLsn));
+    this.updateLagSeconds();
+  }
+
+  private updateLagSeconds(): void {
+    const oldest = this.tracker.oldestOpenCommitTimeMicros;
+    const lagMicros = oldest === null ? 0n : BigInt(Date.now()) * 1000n - oldest;
+    this.deps.metrics.slotLagSeconds.set(Math.max(0, Number(lagMicros) / 1e6));
   }
 
   private onMessage(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
         this.current = {
-          seq: this.tracker.begin(),
+          seq: this.tracker.begin(message.commitTimeMicros),
           commitLsn: message.finalLsn,
           commitTimeMicros: message.commitTimeMicros,
           index: 0,
@@ -251,6 +258,7 @@ export class ReplicationSession {
     // Report at once rather than on the next timer tick: after a crash, Postgres replays
     // everything past the last report, so every unreported acknowledgement is a duplicate.
     this.deps.connection.reportDurable(this.tracker.durableLsn, true);
+    this.updateLagSeconds();
     if (this.paused && this.tracker.inFlightEvents <= this.options.maxInFlightEvents / 2)
       this.resume();
   }

@@ -40,7 +40,14 @@ export interface KafkaSink {
   ensureTopics(topics: readonly string[]): Promise<void>;
   /** Resolves once the brokers acknowledged every record (acks=all). */
   send(records: readonly KafkaRecord[]): Promise<void>;
-  partitionCount(topic: string): Promise<number>;
+  /** Topics whose partition count differs from when they were first used. */
+  changedPartitionCounts(): Promise<PartitionChange[]>;
+}
+
+export interface PartitionChange {
+  topic: string;
+  before: number;
+  now: number;
 }
 
 const KAFKAJS_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -60,7 +67,8 @@ class KafkajsSink implements KafkaSink {
   private readonly options: KafkaSinkOptions;
   private producer: Producer;
   private admin: Admin | undefined;
-  private readonly knownTopics = new Set<string>();
+  /** Topics in use, with their partition count when first used. */
+  private readonly knownTopics = new Map<string, number>();
   private needsReset = false;
 
   constructor(options: KafkaSinkOptions) {
@@ -140,13 +148,28 @@ class KafkajsSink implements KafkaSink {
         'created topics',
       );
     }
-    for (const topic of missing) this.knownTopics.add(topic);
+    const counts = await this.partitionCounts(missing);
+    for (const topic of missing) this.knownTopics.set(topic, counts.get(topic) ?? 0);
   }
 
-  async partitionCount(topic: string): Promise<number> {
+  async changedPartitionCounts(): Promise<PartitionChange[]> {
+    if (this.knownTopics.size === 0) return [];
+    const counts = await this.partitionCounts([...this.knownTopics.keys()]);
+    const changes: PartitionChange[] = [];
+    for (const [topic, before] of this.knownTopics) {
+      const now = counts.get(topic);
+      if (now !== undefined && now !== before) {
+        changes.push({ topic, before, now });
+        this.knownTopics.set(topic, now); // warn once per change
+      }
+    }
+    return changes;
+  }
+
+  private async partitionCounts(topics: string[]): Promise<Map<string, number>> {
     const admin = await this.adminClient();
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    return metadata.topics[0]?.partitions.length ?? 0;
+    const metadata = await admin.fetchTopicMetadata({ topics });
+    return new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
   }
 
   async send(records: readonly KafkaRecord[]): Promise<void> {

@@ -42,7 +42,7 @@ export class Publisher {
   constructor(sink: KafkaSink, hooks: PublisherHooks, options: PublisherOptions) {
     this.sink = sink;
     this.hooks = hooks;
-    this.options = { retryInitialMs: 250, retryMaxMs: 30_000, ...options };
+    this.options = { retryInitialMs: 250, retryMaxMs: 5_000, ...options };
   }
 
   /** Records waiting for their produce request. */

@@ -172,11 +172,15 @@ function asReplicationError(error: unknown, slot: string): RelayError {
   const pgCode = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
   if (pgCode === '55006') {
-    return new RelayError('PG_SLOT', `slot "${slot}" is active for another process: ${message}`, {
-      cause: error,
-      retriable: true,
-      hint: 'Another relay streams from this slot; this one waits and retries.',
-    });
+    return new RelayError(
+      'PG_SLOT_BUSY',
+      `slot "${slot}" is active for another process: ${message}`,
+      {
+        cause: error,
+        retriable: true,
+        hint: 'Another relay streams from this slot; this one waits and retries.',
+      },
+    );
   }
   if (pgCode === '42704') {
     return new RelayError('PG_SLOT', message, {
