@@ -1,68 +1,22 @@
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { consumeAll, decodeAll } from '../support/consume.ts';
-import { countDelivery, type Delivered } from '../support/delivery.ts';
-import {
-  dropOutbox,
-  planEvents,
-  prepareOutbox,
-  services,
-  uniqueNames,
-  writeTransactions,
-  type OutboxNames,
-  type TestEvent,
-} from '../support/fixtures.ts';
-import { metricTotal, scrape } from '../support/metrics.ts';
-import { relayEnv, spawnRelay, waitFor, type RelayChild } from '../support/relay.ts';
+import { planEvents, writeTransactions } from '../support/fixtures.ts';
+import { published, readBack, scenario } from '../support/scenario.ts';
+import { spawnRelay, waitFor } from '../support/relay.ts';
 
-let pool: pg.Pool;
-const created: OutboxNames[] = [];
-
-before(async () => {
-  pool = new pg.Pool({ connectionString: (await services()).pgUrl, max: 2 });
-});
-
+const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
-  await pool?.end();
-  const { pgUrl } = await services();
-  for (const names of created) await dropOutbox(pgUrl, names);
+  for (const cleanup of cleanups) await cleanup();
 });
-
-async function setup(label: string) {
-  const { pgUrl, kafkaBrokers } = await services();
-  const names = uniqueNames(label);
-  created.push(names);
-  await prepareOutbox(pgUrl, names);
-  const env = relayEnv(pgUrl, kafkaBrokers, names, { RELAY_MAX_IN_FLIGHT_EVENTS: '2000' });
-  return { names, env, kafkaBrokers };
-}
-
-async function published(relay: RelayChild): Promise<number> {
-  const text = await scrape(await relay.httpPort).catch(() => '');
-  return metricTotal(text, 'outbox_relay_events_published_total');
-}
-
-async function readBack(names: OutboxNames, brokers: string[], events: TestEvent[]) {
-  const topics = [...new Set(events.map((e) => names.topic(e.aggregateType)))];
-  const records = decodeAll(
-    await consumeAll({ brokers, topics, atLeast: events.length, timeoutMs: 90_000 }),
-  );
-  const delivered: Delivered[] = records.map((r) => ({
-    id: r.event.event_id,
-    aggregateId: r.event.aggregate_id,
-    seq: (JSON.parse(r.event.payload) as { seq: number }).seq,
-  }));
-  return countDelivery(events, delivered);
-}
 
 test('a relay stopped with SIGTERM mid-stream exits 0 and, restarted, loses and repeats nothing', async (t) => {
-  const { names, env, kafkaBrokers } = await setup('restart');
+  const s = await scenario('restart', { RELAY_MAX_IN_FLIGHT_EVENTS: '2000' });
+  cleanups.push(s.cleanup);
   const transactions = planEvents({ total: 6000, aggregates: 100, sizes: [1, 40, 7, 200, 3] });
   const events = transactions.flat();
-  const first = spawnRelay(env);
+  const first = spawnRelay(s.env);
   await first.waitForLog('streaming');
-  const writing = writeTransactions(pool, names, transactions);
+  const writing = writeTransactions(s.pool, s.names, transactions);
   await waitFor(
     async () => (await published(first)) > 500,
     60_000,
@@ -76,9 +30,9 @@ test('a relay stopped with SIGTERM mid-stream exits 0 and, restarted, loses and 
   assert.ok(stopped?.durableLsn, 'the relay reports its last durable position');
   await writing;
 
-  const second = spawnRelay(env);
+  const second = spawnRelay(s.env);
   try {
-    const count = await readBack(names, kafkaBrokers, events);
+    const count = await readBack(s, events);
     t.diagnostic(`restart: ${JSON.stringify(count)}`);
     assert.equal(count.lost, 0, `lost: ${count.lostIds.join(', ')}`);
     assert.equal(count.reordered, 0);
@@ -90,12 +44,13 @@ test('a relay stopped with SIGTERM mid-stream exits 0 and, restarted, loses and 
 });
 
 test('a relay killed with SIGKILL while events are in flight loses nothing after a restart', async (t) => {
-  const { names, env, kafkaBrokers } = await setup('crash');
+  const s = await scenario('crash', { RELAY_MAX_IN_FLIGHT_EVENTS: '2000' });
+  cleanups.push(s.cleanup);
   const transactions = planEvents({ total: 6000, aggregates: 100, sizes: [1, 40, 7, 200, 3] });
   const events = transactions.flat();
-  const first = spawnRelay(env);
+  const first = spawnRelay(s.env);
   await first.waitForLog('streaming');
-  const writing = writeTransactions(pool, names, transactions);
+  const writing = writeTransactions(s.pool, s.names, transactions);
   await waitFor(
     async () => (await published(first)) > 500,
     60_000,
@@ -105,9 +60,9 @@ test('a relay killed with SIGKILL while events are in flight loses nothing after
   await first.exited;
   await writing;
 
-  const second = spawnRelay(env);
+  const second = spawnRelay(s.env);
   try {
-    const count = await readBack(names, kafkaBrokers, events);
+    const count = await readBack(s, events);
     t.diagnostic(`crash: ${JSON.stringify(count)}`);
     assert.equal(count.lost, 0, `lost: ${count.lostIds.join(', ')}`);
     assert.equal(count.reordered, 0, 'duplicates replay in order; first deliveries stay in order');
