@@ -11,6 +11,7 @@
  * letting the slot advance there loses nothing and keeps WAL from piling up behind an idle
  * outbox while other tables take writes.
  */
+import { Fifo } from '../domain/fifo.ts';
 import { maxLsn, type Lsn, INVALID_LSN } from '../domain/lsn.ts';
 
 interface OpenTransaction {
@@ -23,9 +24,8 @@ interface OpenTransaction {
 
 export class AckTracker {
   private readonly open = new Map<number, OpenTransaction>();
-  /** Sequence numbers in commit order; the head is the oldest open transaction. */
-  private readonly order: number[] = [];
-  private head = 0;
+  /** Sequence numbers in commit order; the front is the oldest open transaction. */
+  private readonly order = new Fifo<number>();
   private durable: Lsn;
   private lastSeq = 0;
   private inFlight = 0;
@@ -46,13 +46,13 @@ export class AckTracker {
 
   /** True when no transaction is open or waiting for Kafka. */
   get idle(): boolean {
-    return this.order.length === this.head;
+    return this.order.length === 0;
   }
 
   /** Commit time of the oldest transaction Kafka does not hold yet, or null when idle. */
   get oldestOpenCommitTimeMicros(): bigint | null {
     if (this.idle) return null;
-    return this.open.get(this.order[this.head] as number)?.commitTimeMicros ?? null;
+    return this.open.get(this.order.peek() as number)?.commitTimeMicros ?? null;
   }
 
   /** Opens the next transaction (at BEGIN) and returns its sequence number. */
@@ -98,21 +98,12 @@ export class AckTracker {
   }
 
   private advance(): void {
-    while (this.head < this.order.length) {
-      const tx = this.open.get(this.order[this.head] as number) as OpenTransaction;
+    for (let seq = this.order.peek(); seq !== undefined; seq = this.order.peek()) {
+      const tx = this.open.get(seq) as OpenTransaction;
       if (tx.endLsn === null || tx.pending > 0) break;
       this.durable = maxLsn(this.durable, tx.endLsn);
-      this.open.delete(tx.seq);
-      this.head++;
-    }
-    this.compact();
-  }
-
-  /** Drops the consumed prefix of `order` now and then, so it does not grow forever. */
-  private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order.splice(0, this.head);
-      this.head = 0;
+      this.open.delete(seq);
+      this.order.shift();
     }
   }
 }

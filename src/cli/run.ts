@@ -65,9 +65,9 @@ export async function runRelay(config: RelayConfig): Promise<number> {
   logger.info({ config: redactConfig(config), httpPort: server.port }, 'starting');
   const running = relay.run();
   const signalled = waitForSignal(logger);
-  const first = await Promise.race([running.then(() => 'ended' as const), signalled]);
   let code: number = EXIT.ok;
   try {
+    const first = await Promise.race([running.then(() => 'ended' as const), signalled]);
     if (first !== 'ended')
       code = await stopWithin(relay, running, config.shutdownTimeoutMs, logger);
   } catch (error) {
@@ -107,13 +107,26 @@ async function stopWithin(
   return EXIT.ok;
 }
 
+/**
+ * Resolves on the first SIGTERM or SIGINT. Later ones are logged and ignored: the clean stop
+ * and its timeout go on (an orchestrator's SIGKILL is the way to cut it short).
+ */
 function waitForSignal(logger: Logger): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn(
+          { signal },
+          'already stopping; waiting for in-flight events (SIGKILL to abort)',
+        );
+        return;
+      }
+      stopping = true;
       logger.info({ signal }, 'stopping: finishing in-flight events');
       resolve(signal);
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }

@@ -50,8 +50,10 @@ export interface PartitionChange {
   now: number;
 }
 
-const KAFKAJS_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [KafkaLogLevel.ERROR]: 'error',
+// kafkajs logs at ERROR what it then retries ("coordinator is loading", "not the leader"); what
+// really fails surfaces through the publisher, which logs it. So its errors are our warnings.
+const KAFKAJS_TO_PINO: Record<number, 'warn' | 'info' | 'debug'> = {
+  [KafkaLogLevel.ERROR]: 'warn',
   [KafkaLogLevel.WARN]: 'warn',
   [KafkaLogLevel.INFO]: 'info',
   [KafkaLogLevel.DEBUG]: 'debug',

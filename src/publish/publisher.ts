@@ -7,6 +7,7 @@
  * succeeds or the publisher is abandoned. Nothing is dropped.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Fifo } from '../domain/fifo.ts';
 import type { KafkaRecord, KafkaSink } from './kafka.ts';
 
 export interface PendingRecord extends KafkaRecord {
@@ -30,8 +31,7 @@ export interface PublisherOptions {
 }
 
 export class Publisher {
-  private queue: PendingRecord[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<PendingRecord>();
   private running: Promise<void> | null = null;
   private abandoned = false;
   private readonly abort = new AbortController();
@@ -47,7 +47,7 @@ export class Publisher {
 
   /** Records waiting for their produce request. */
   get waiting(): number {
-    return this.queue.length - this.head;
+    return this.queue.length;
   }
 
   enqueue(record: PendingRecord): void {
@@ -65,8 +65,7 @@ export class Publisher {
   async abandon(): Promise<void> {
     this.abandoned = true;
     this.abort.abort();
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
     await this.running?.catch(() => undefined);
   }
 
@@ -81,21 +80,18 @@ export class Publisher {
 
   private takeBatch(): PendingRecord[] {
     const { batchMaxEvents, batchMaxBytes } = this.options;
-    let end = this.head;
+    let count = 0;
     let bytes = 0;
-    while (end < this.queue.length && end - this.head < batchMaxEvents) {
-      const size = (this.queue[end] as PendingRecord).value.length;
-      if (end > this.head && bytes + size > batchMaxBytes) break;
-      bytes += size;
-      end++;
+    for (
+      let next = this.queue.peek(0);
+      next && count < batchMaxEvents;
+      next = this.queue.peek(count)
+    ) {
+      if (count > 0 && bytes + next.value.length > batchMaxBytes) break;
+      bytes += next.value.length;
+      count++;
     }
-    const batch = this.queue.slice(this.head, end);
-    this.head = end;
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    }
-    return batch;
+    return this.queue.take(count);
   }
 
   private async sendWithRetry(batch: PendingRecord[]): Promise<void> {

@@ -18,6 +18,8 @@ import { Relay } from '../../src/pipeline/relay.ts';
 import type { OutboxNames } from './fixtures.ts';
 
 export const CLI = join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
+/** The flags the CLI's shebang and the Dockerfile start Node with: tests run the relay the same way. */
+export const NODE_FLAGS = ['--max-semi-space-size=4'];
 
 export function relayEnv(
   pgUrl: string,
@@ -52,7 +54,7 @@ export interface RelayChild {
 
 /** Starts `outbox-relay run` as a child process with exactly this environment (plus PATH). */
 export function spawnRelay(env: Record<string, string>): RelayChild {
-  const child = spawn(process.execPath, [CLI, 'run'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'run'], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

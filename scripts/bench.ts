@@ -1,0 +1,176 @@
+/**
+ * npm run bench: throughput and latency of `outbox-relay run` on the services of
+ * scripts/with-services.ts. Prints ONE JSON line on stdout (progress on stderr) and asserts
+ * nothing: on a shared, noisy machine the ratios within one run say more than absolute values.
+ *
+ *   BENCH_EVENTS           events per backlog measurement (default 50000)
+ *   BENCH_RUNS             repetitions of each backlog measurement (default 3); the median is
+ *                          reported with every run
+ *   BENCH_LATENCY_RATE     events/s of the steady-rate latency run (default 500)
+ *   BENCH_LATENCY_SECONDS  its measured length (default 20), after a 2 s warm-up
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { attachServices } from './services/index.ts';
+import {
+  measureBacklog,
+  summarizeBacklog,
+  type BacklogOptions,
+  type BacklogRun,
+} from './bench/backlog.ts';
+import { RELAY_OVERRIDES, type BenchContext } from './bench/harness.ts';
+import { measureLatency, type LatencyOptions } from './bench/latency.ts';
+import { killRelays } from './bench/relay-process.ts';
+import { interruption, Interrupted, signalExitCode, Teardown } from './bench/teardown.ts';
+import { hideKafkajsTimerWarning } from './bench/warnings.ts';
+
+interface BenchSettings {
+  events: number;
+  runs: number;
+  latency: LatencyOptions;
+}
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} must be a whole number of at least 1, not "${raw}"`);
+  }
+  return value;
+}
+
+function settingsFromEnv(): BenchSettings {
+  return {
+    events: positiveInt('BENCH_EVENTS', 50_000),
+    runs: positiveInt('BENCH_RUNS', 3),
+    latency: {
+      rate: positiveInt('BENCH_LATENCY_RATE', 500),
+      seconds: positiveInt('BENCH_LATENCY_SECONDS', 20),
+      warmupSeconds: 2,
+    },
+  };
+}
+
+function progress(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function describeRate(label: string, run: BacklogRun): string {
+  const rate = run.eventsPerSecond === null ? 'did not finish' : `${run.eventsPerSecond} events/s`;
+  return (
+    `${label}: ${rate} (drain ${run.drainSeconds}s, write ${run.writeSeconds}s, relay start ` +
+    `${run.relayStartSeconds}s, published ${run.publishedEvents}, peak RSS ${run.peakRssMb} MB)`
+  );
+}
+
+/**
+ * Single-event and hundred-event runs alternate, so that a noisy minute on the shared machine
+ * hits both kinds rather than all runs of one.
+ */
+async function backlogs(ctx: BenchContext, settings: BenchSettings) {
+  const single: BacklogOptions = {
+    label: 'bench_single',
+    events: settings.events,
+    perTransaction: 1,
+  };
+  const hundred: BacklogOptions = { ...single, label: 'bench_hundred', perTransaction: 100 };
+  const runs: Record<'single' | 'hundred', BacklogRun[]> = { single: [], hundred: [] };
+  for (let i = 1; i <= settings.runs; i++) {
+    for (const [kind, opts] of [
+      ['single', single],
+      ['hundred', hundred],
+    ] as const) {
+      const run = await measureBacklog(ctx, opts, i);
+      runs[kind].push(run);
+      progress(describeRate(`backlog ${kind} ${i}/${settings.runs}`, run));
+    }
+  }
+  return {
+    backlogSingle: summarizeBacklog(single, runs.single),
+    backlogHundred: summarizeBacklog(hundred, runs.hundred),
+  };
+}
+
+async function bench(ctx: BenchContext, settings: BenchSettings) {
+  const { backlogSingle, backlogHundred } = await backlogs(ctx, settings);
+  progress(`latency: ${settings.latency.rate} events/s for ${settings.latency.seconds}s`);
+  const latency = await measureLatency(ctx, settings.latency);
+  progress(`latency: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms`);
+  const rss = [...backlogSingle.runs, ...backlogHundred.runs, latency].map((r) => r.peakRssMb);
+  return {
+    backlogSingle,
+    backlogHundred,
+    latency,
+    peakRssMb: Math.max(...rss.filter((mb): mb is number => mb !== null)),
+    peakRssMeasuredBy:
+      'VmHWM of the `outbox-relay run` child process (/proc/<pid>/status) just before SIGTERM; ' +
+      'the largest over all measurements, each run also reports its own',
+  };
+}
+
+function loadAverage1m(): number {
+  return Math.round((loadavg()[0] ?? 0) * 100) / 100;
+}
+
+function environment(settings: BenchSettings, kind: string) {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? null,
+    loadAverage1m: loadAverage1m(),
+    services: kind,
+    events: settings.events,
+    runs: settings.runs,
+    relaySettings: { ...RELAY_OVERRIDES, otherSettings: 'defaults' },
+  };
+}
+
+/** Everything between attaching to the servers and the JSON line. */
+async function run(settings: BenchSettings, teardown: Teardown, signal: AbortSignal) {
+  const services = await attachServices();
+  teardown.add('services', () => services.close());
+  const logDir = await mkdtemp(join(tmpdir(), 'outbox-relay-bench-'));
+  progress(`relay logs in ${logDir}`);
+  const { pgUrl, kafkaBrokers: brokers } = services;
+  const started = environment(settings, services.kind);
+  const results = await bench({ pgUrl, brokers, logDir, teardown, signal }, settings);
+  // Other work on a shared machine shows in the load: compare runs made at similar load.
+  return { bench: 'outbox-relay', ...started, loadAverage1mAtEnd: loadAverage1m(), ...results };
+}
+
+async function main(): Promise<number> {
+  hideKafkajsTimerWarning();
+  const settings = settingsFromEnv();
+  const aborter = new AbortController();
+  const teardown = new Teardown((what, error) =>
+    progress(`teardown of ${what} failed: ${String(error)}`),
+  );
+  const signalled = interruption(() => killRelays());
+  signalled.catch(() => aborter.abort());
+  const work = run(settings, teardown, aborter.signal);
+  work.catch(() => undefined); // after an interruption nobody awaits it any more
+  let code = 0;
+  try {
+    process.stdout.write(`${JSON.stringify(await Promise.race([work, signalled]))}\n`);
+  } catch (error) {
+    code = failure(error);
+  } finally {
+    aborter.abort();
+    if (!(await teardown.run()) && code === 0) code = 1;
+  }
+  return code;
+}
+
+function failure(error: unknown): number {
+  if (error instanceof Interrupted) {
+    progress(`interrupted by ${error.signal}; removing what the benchmark created`);
+    return signalExitCode(error.signal);
+  }
+  progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return 1;
+}
+
+process.exit(await main());
