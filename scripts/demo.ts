@@ -16,7 +16,7 @@ import pg from 'pg';
 import { startServices, type Services } from './services/index.ts';
 import { decodeAll, consumeAll } from '../test/support/consume.ts';
 import { dropOutbox, uniqueNames, type OutboxNames } from '../test/support/fixtures.ts';
-import { CLI, relayEnv } from '../test/support/relay.ts';
+import { CLI, NODE_FLAGS, relayEnv } from '../test/support/relay.ts';
 import { quoteIdent } from '../src/db/sql.ts';
 import { metricSum, metricsText, samples, waitUntilReady } from './bench/http.ts';
 import { killRelays, startRelayProcess, type RelayProcess } from './bench/relay-process.ts';
@@ -209,7 +209,7 @@ function runCli(
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { CLI } from '../../test/support/relay.ts';
+import { CLI, NODE_FLAGS } from '../../test/support/relay.ts';
 
 export type LogLine = Record<string, unknown>;
 
@@ -47,7 +47,7 @@ process.on('exit', killRelays);
 
 export function startRelayProcess(env: Record<string, string>, logFile: string): RelayProcess {
   // Exactly this environment (plus PATH): settings from the caller's shell must not leak in.
-  const child = spawn(process.execPath, [CLI, 'run'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'run'], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
