@@ -2,13 +2,12 @@
 import { Command } from 'commander';
 import { redactConfig } from '../config/redact.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { createEnvelopeEncoder } from '../encode/index.ts';
 import { createRouter } from '../route/index.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { createMetrics } from '../ops/metrics.ts';
 import { HealthState, startHealthServer } from '../ops/health.ts';
-import { createKafkaSink } from '../publish/kafka.ts';
-import { Relay } from '../pipeline/relay.ts';
+import { createRelay } from '../pipeline/create.ts';
+import type { Relay } from '../pipeline/relay.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 export function runCommand(): Command {
@@ -46,22 +45,7 @@ export async function runRelay(config: RelayConfig): Promise<number> {
     host: config.httpHost,
     port: config.httpPort,
   });
-  const sink = createKafkaSink({
-    brokers: config.kafkaBrokers,
-    clientId: config.kafkaClientId,
-    partitions: config.topicPartitions,
-    replicationFactor: config.topicReplicationFactor,
-    logger,
-  });
-  const relay = new Relay({
-    config,
-    logger,
-    metrics,
-    health,
-    sink,
-    encoder: createEnvelopeEncoder(),
-    router: createRouter({ topicTemplate: config.topicTemplate }),
-  });
+  const { relay, sink } = createRelay(config, { logger, metrics, health });
   logger.info({ config: redactConfig(config), httpPort: server.port }, 'starting');
   const running = relay.run();
   const signalled = waitForSignal(logger);

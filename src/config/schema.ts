@@ -126,6 +126,27 @@ export const SETTINGS = {
     default: 'outbox.deadletter',
     doc: 'Topic for rows that cannot become events (no aggregate id, malformed headers, ...), with the reason in headers.',
   }),
+  delivery: setting({
+    env: 'RELAY_DELIVERY',
+    flag: 'delivery',
+    schema: z.enum(['at-least-once', 'exactly-once'], {
+      error: 'must be at-least-once or exactly-once',
+    }),
+    default: 'at-least-once',
+    doc: 'exactly-once publishes each batch in a Kafka transaction together with a checkpoint, and skips on restart what the checkpoint says Kafka already holds: read_committed consumers then see every event once. It costs throughput (see Performance).',
+  }),
+  checkpointTopic: setting({
+    env: 'RELAY_CHECKPOINT_TOPIC',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name'),
+    default: 'outbox-relay.checkpoints',
+    doc: "exactly-once only: the compacted topic that holds each slot's last published position (key: the slot name).",
+  }),
+  transactionalId: setting({
+    env: 'RELAY_KAFKA_TRANSACTIONAL_ID',
+    schema: z.string(),
+    default: '',
+    doc: 'exactly-once only: the Kafka transactional id; empty means `outbox-relay.<slot>`. A relay that takes over fences the one before it.',
+  }),
   maxInFlightEvents: setting({
     env: 'RELAY_MAX_IN_FLIGHT_EVENTS',
     schema: int(1),

@@ -17,7 +17,8 @@ import type { KafkaSink } from '../publish/kafka.ts';
 import { ReplicationConnection } from '../source/replication-connection.ts';
 import { checkPublication, checkWalLevel, ensureSlot } from '../source/slot.ts';
 import { startHousekeeping } from './housekeeping.ts';
-import { ReplicationSession } from './session.ts';
+import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
+import { ReplicationSession, type SessionOptions } from './session.ts';
 
 export interface RelayDeps {
   config: RelayConfig;
@@ -165,6 +166,7 @@ export class Relay {
         maxInFlightEvents: config.maxInFlightEvents,
         batchMaxEvents: config.batchMaxEvents,
         batchMaxBytes: config.batchMaxBytes,
+        ...(await this.exactlyOnce()),
       },
       startLsn,
     );
@@ -195,6 +197,38 @@ export class Relay {
       this.session = null;
       await connection.close();
     }
+  }
+
+  /**
+   * Exactly-once: fence any earlier producer of our transactional id, then read the committed
+   * checkpoint. Read again for every session: after a failure, only Kafka knows whether the
+   * last transaction committed.
+   */
+  private async exactlyOnce(): Promise<Pick<SessionOptions, 'checkpoint' | 'checkpointRecord'>> {
+    const { config, sink } = this.deps;
+    if (config.delivery !== 'exactly-once') return { checkpoint: null };
+    await sink.fence();
+    await sink.ensureCompactedTopic(config.checkpointTopic);
+    const value = await sink.readLatest(config.checkpointTopic, config.slot);
+    const checkpoint = value ? decodeCheckpoint(value) : null;
+    this.log.info(
+      {
+        checkpoint: checkpoint && {
+          commitLsn: formatLsn(checkpoint.commitLsn),
+          index: checkpoint.index,
+        },
+      },
+      'exactly-once: resuming after the committed checkpoint',
+    );
+    return {
+      checkpoint,
+      checkpointRecord: (position) => ({
+        topic: config.checkpointTopic,
+        key: config.slot,
+        value: encodeCheckpoint(config.slot, position),
+        headers: {},
+      }),
+    };
   }
 
   private stopped(): Promise<void> {

@@ -20,7 +20,8 @@ import { RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import type { HealthState } from '../ops/health.ts';
-import type { KafkaSink } from '../publish/kafka.ts';
+import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
+import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import { Publisher, type PendingRecord } from '../publish/publisher.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
@@ -33,6 +34,10 @@ export interface SessionOptions {
   maxInFlightEvents: number;
   batchMaxEvents: number;
   batchMaxBytes: number;
+  /** Exactly-once: where Kafka's committed checkpoint says this slot got to. */
+  checkpoint: Checkpoint | null;
+  /** Exactly-once: builds the checkpoint record sent with each batch. */
+  checkpointRecord?: ((position: Checkpoint) => KafkaRecord) | undefined;
 }
 
 export interface SessionDeps {
@@ -62,6 +67,10 @@ export class ReplicationSession {
   private readonly options: SessionOptions;
   private readonly log: Logger;
   private current: CurrentTransaction | null = null;
+  /** Events not sent again because the exactly-once checkpoint covers them. */
+  skipped = 0;
+  /** Position of the last event Kafka acknowledged, for the next session's checkpoint. */
+  lastAcknowledged: Checkpoint | null = null;
   private paused = false;
   private stopping = false;
   private readingStopped = false;
@@ -80,7 +89,7 @@ export class ReplicationSession {
         acknowledged: (records) => this.onAcknowledged(records),
         failed: (error, attempt, retryInMs) => this.onPublishFailed(error, attempt, retryInMs),
       },
-      options,
+      { ...options, checkpoint: options.checkpointRecord, failFast: !!options.checkpointRecord },
     );
     deps.connection.on('frame', (frame) => this.onFrame(frame));
   }
@@ -176,10 +185,20 @@ export class ReplicationSession {
       return;
     }
     const position = { commitLsn: tx.commitLsn, txSeq: tx.seq, index: tx.index++ };
+    if (coveredBy(position, this.options.checkpoint)) {
+      this.skipped++; // exactly-once: Kafka's committed checkpoint says it already holds this one
+      return;
+    }
     const result = rowToEvent(relation, values, position);
     const record = result.ok ? this.encode(result.event) : this.deadLetterRecord(result.bad, null);
     this.tracker.add(tx.seq);
-    this.publisher.enqueue({ ...record, txSeq: tx.seq, commitTimeMicros: tx.commitTimeMicros });
+    this.publisher.enqueue({
+      ...record,
+      txSeq: tx.seq,
+      commitTimeMicros: tx.commitTimeMicros,
+      commitLsn: tx.commitLsn,
+      index: position.index,
+    });
     this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
     if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
   }
@@ -252,6 +271,8 @@ export class ReplicationSession {
       this.deps.metrics.publishLatency.observe(Number(nowMicros - record.commitTimeMicros) / 1e6);
     }
     if (count > 0) this.tracker.acknowledge(seq, count);
+    const last = records[records.length - 1];
+    if (last) this.lastAcknowledged = { commitLsn: last.commitLsn, index: last.index };
     this.deps.health.progress();
     this.deps.health.producerConnected = true;
     this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
@@ -263,11 +284,18 @@ export class ReplicationSession {
       this.resume();
   }
 
-  private onPublishFailed(error: unknown, attempt: number, retryInMs: number): void {
+  private onPublishFailed(error: unknown, attempt: number, retryInMs: number | null): void {
     this.deps.metrics.publishErrors.inc();
     this.deps.health.progress(); // still trying: alive, but not ready
     this.deps.health.producerConnected = false;
     this.deps.health.lastError = error instanceof Error ? error.message : String(error);
+    if (retryInMs === null) {
+      // Exactly-once: a failed commit may still have landed, so resending blindly could
+      // duplicate. End the session; the next one reads the committed checkpoint and resumes
+      // after it.
+      this.deps.fail(error);
+      return;
+    }
     this.log.warn({ err: error, attempt, retryInMs }, 'Kafka publish failed; retrying');
   }
 

@@ -6,6 +6,7 @@
  * partitioning (kafkajs' DefaultPartitioner), one request in flight: a failed request is retried
  * as a whole, and a second concurrent request to the same partition could overtake it.
  */
+import { randomUUID } from 'node:crypto';
 import {
   Kafka,
   Partitioners,
@@ -30,6 +31,8 @@ export interface KafkaSinkOptions {
   partitions: number;
   replicationFactor: number;
   logger: Logger;
+  /** Set for exactly-once: every send() is one Kafka transaction under this id. */
+  transactionalId?: string;
 }
 
 export interface KafkaSink {
@@ -42,6 +45,15 @@ export interface KafkaSink {
   send(records: readonly KafkaRecord[]): Promise<void>;
   /** Topics whose partition count differs from when they were first used. */
   changedPartitionCounts(): Promise<PartitionChange[]>;
+  /**
+   * Transactional sinks only: fences any earlier producer with the same transactional id (its
+   * open transaction is aborted), so that what is read afterwards is final.
+   */
+  fence(): Promise<void>;
+  /** Creates `topic` compacted with one partition if missing (for checkpoints). */
+  ensureCompactedTopic(topic: string): Promise<void>;
+  /** The value of the last committed record with this key (read_committed), or null. */
+  readLatest(topic: string, key: string): Promise<Buffer | null>;
 }
 
 export interface PartitionChange {
@@ -101,7 +113,23 @@ class KafkajsSink implements KafkaSink {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
+      ...(this.options.transactionalId ? { transactionalId: this.options.transactionalId } : {}),
     });
+  }
+
+  async fence(): Promise<void> {
+    if (!this.options.transactionalId) return;
+    // The first transaction() initialises the producer id, which bumps the epoch and makes the
+    // coordinator abort whatever the previous holder of this id left open.
+    const transaction = await this.producer.transaction();
+    await transaction.abort();
+  }
+
+  async readLatest(topic: string, key: string): Promise<Buffer | null> {
+    const admin = await this.adminClient();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    if (offsets.every((p) => p.high === p.low)) return null;
+    return readLatestCommitted(this.kafka, topic, key);
   }
 
   async connect(): Promise<void> {
@@ -177,13 +205,42 @@ class KafkajsSink implements KafkaSink {
   async send(records: readonly KafkaRecord[]): Promise<void> {
     try {
       if (this.needsReset) await this.reset();
-      await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
+      if (this.options.transactionalId) await this.sendInTransaction(records);
+      else await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
       this.connected = true;
     } catch (error) {
       this.connected = false;
       this.needsReset = true;
       throw kafkaError('Kafka did not acknowledge a batch', error, this.options.brokers);
     }
+  }
+
+  private async sendInTransaction(records: readonly KafkaRecord[]): Promise<void> {
+    const transaction = await this.producer.transaction();
+    try {
+      await transaction.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Creates `topic` compacted with one partition if missing (for checkpoints). */
+  async ensureCompactedTopic(topic: string): Promise<void> {
+    const admin = await this.adminClient();
+    if ((await admin.listTopics()).includes(topic)) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: 1,
+          replicationFactor: this.options.replicationFactor,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+    });
   }
 
   private async adminClient(): Promise<Admin> {
@@ -220,4 +277,58 @@ function kafkaError(what: string, error: unknown, brokers: string[]): RelayError
     retriable: true,
     hint: `Check that the brokers in RELAY_KAFKA_BROKERS (${brokers.join(',')}) are reachable.`,
   });
+}
+
+/**
+ * Reads a topic to its end with read_committed isolation and returns the last value of `key`.
+ * The end is known from kafkajs' batch events, which also fire for batches that hold only
+ * transaction markers or aborted records: an offset lag of 0 means everything was read.
+ */
+async function readLatestCommitted(
+  kafka: Kafka,
+  topic: string,
+  key: string,
+): Promise<Buffer | null> {
+  const consumer = kafka.consumer({
+    groupId: `outbox-relay-checkpoint-reader-${randomUUID()}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 200,
+  });
+  let latest: Buffer | null = null;
+  await consumer.connect();
+  try {
+    const caughtUp = new Promise<void>((resolve) => {
+      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+        if (event.payload.topic === topic && event.payload.offsetLag === '0') resolve();
+      });
+    });
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: ({ message }) => {
+        if (message.key?.toString() === key)
+          latest = message.value ? Buffer.from(message.value) : null;
+        return Promise.resolve();
+      },
+    });
+    await withTimeout(caughtUp, 60_000, `reading the checkpoint topic "${topic}" took over 60 s`);
+  } finally {
+    await consumer.disconnect();
+  }
+  return latest;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RelayError('KAFKA_CONNECT', message, { retriable: true })),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Fifo } from '../domain/fifo.ts';
+import type { Lsn } from '../domain/lsn.ts';
 import type { KafkaRecord, KafkaSink } from './kafka.ts';
 
 export interface PendingRecord extends KafkaRecord {
@@ -15,12 +16,16 @@ export interface PendingRecord extends KafkaRecord {
   readonly txSeq: number;
   /** Commit time of its transaction, microseconds since the Unix epoch, for latency. */
   readonly commitTimeMicros: bigint;
+  /** Its position: the transaction's commit LSN and its index there (for checkpoints). */
+  readonly commitLsn: Lsn;
+  readonly index: number;
 }
 
 export interface PublisherHooks {
   /** Kafka acknowledged these records, in the order they were enqueued. */
   acknowledged(records: readonly PendingRecord[]): void;
-  failed(error: unknown, attempt: number, retryInMs: number): void;
+  /** A request failed; it is retried in `retryInMs`, or never (null) when failing fast. */
+  failed(error: unknown, attempt: number, retryInMs: number | null): void;
 }
 
 export interface PublisherOptions {
@@ -28,6 +33,13 @@ export interface PublisherOptions {
   batchMaxBytes: number;
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /**
+   * Exactly-once: a record to send with each batch, in the same Kafka transaction, saying
+   * which position its last record reached.
+   */
+  checkpoint?: ((last: PendingRecord) => KafkaRecord) | undefined;
+  /** Give up on the first failure instead of retrying (the owner then starts over). */
+  failFast?: boolean;
 }
 
 export class Publisher {
@@ -37,7 +49,7 @@ export class Publisher {
   private readonly abort = new AbortController();
   private readonly sink: KafkaSink;
   private readonly hooks: PublisherHooks;
-  private readonly options: Required<PublisherOptions>;
+  private readonly options: PublisherOptions & { retryInitialMs: number; retryMaxMs: number };
 
   constructor(sink: KafkaSink, hooks: PublisherHooks, options: PublisherOptions) {
     this.sink = sink;
@@ -98,10 +110,17 @@ export class Publisher {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.sink.ensureTopics([...new Set(batch.map((r) => r.topic))]);
-        await this.sink.send(batch);
+        const last = batch[batch.length - 1];
+        const checkpoint = last && this.options.checkpoint?.(last);
+        await this.sink.send(checkpoint ? [...batch, checkpoint] : batch);
         return;
       } catch (error) {
         if (this.abandoned) return;
+        if (this.options.failFast) {
+          this.abandoned = true;
+          this.hooks.failed(error, attempt, null);
+          return;
+        }
         const delay = Math.min(
           this.options.retryMaxMs,
           this.options.retryInitialMs * 2 ** (attempt - 1),

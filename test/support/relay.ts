@@ -8,13 +8,11 @@ import { createInterface } from 'node:readline';
 import { loadConfig } from '../../src/config/load.ts';
 import type { RelayConfig } from '../../src/config/schema.ts';
 import { PACKAGE_ROOT } from '../../src/db/paths.ts';
-import { createEnvelopeEncoder } from '../../src/encode/index.ts';
-import { createRouter } from '../../src/route/index.ts';
 import { createLogger } from '../../src/ops/logger.ts';
 import { createMetrics, type RelayMetrics } from '../../src/ops/metrics.ts';
 import { HealthState } from '../../src/ops/health.ts';
-import { createKafkaSink } from '../../src/publish/kafka.ts';
-import { Relay } from '../../src/pipeline/relay.ts';
+import { createRelay } from '../../src/pipeline/create.ts';
+import type { Relay } from '../../src/pipeline/relay.ts';
 import type { OutboxNames } from './fixtures.ts';
 
 export const CLI = join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
@@ -113,22 +111,7 @@ export function startRelayInProcess(env: Record<string, string>): InProcessRelay
   const logger = createLogger(config.logLevel);
   const metrics = createMetrics({ defaultMetrics: false });
   const health = new HealthState(config.livenessTimeoutMs);
-  const sink = createKafkaSink({
-    brokers: config.kafkaBrokers,
-    clientId: config.kafkaClientId,
-    partitions: config.topicPartitions,
-    replicationFactor: config.topicReplicationFactor,
-    logger,
-  });
-  const relay = new Relay({
-    config,
-    logger,
-    metrics,
-    health,
-    sink,
-    encoder: createEnvelopeEncoder(),
-    router: createRouter({ topicTemplate: config.topicTemplate }),
-  });
+  const { relay, sink } = createRelay(config, { logger, metrics, health });
   const running = relay.run();
   running.catch(() => undefined);
   return {

@@ -59,10 +59,11 @@ export async function readBack(
   s: Scenario,
   events: readonly TestEvent[],
   timeoutMs = 120_000,
+  isolation: 'read_committed' | 'read_uncommitted' = 'read_uncommitted',
 ): Promise<DeliveryCount> {
   const topics = [...new Set(events.map((e) => s.names.topic(e.aggregateType)))];
   const records = decodeAll(
-    await consumeAll({ brokers: s.brokers, topics, atLeast: events.length, timeoutMs }),
+    await consumeAll({ brokers: s.brokers, topics, atLeast: events.length, timeoutMs, isolation }),
   );
   const delivered: Delivered[] = records.map((r) => ({
     id: r.event.event_id,
