@@ -8,6 +8,9 @@
  *                          reported with every run
  *   BENCH_LATENCY_RATE     events/s of the steady-rate latency run (default 500)
  *   BENCH_LATENCY_SECONDS  its measured length (default 20), after a 2 s warm-up
+ *   BENCH_KINDS            backlog measurements to run, comma-separated (default
+ *                          single,hundred,singleExactlyOnce); e.g. BENCH_EVENTS=1000000
+ *                          BENCH_RUNS=1 BENCH_KINDS=hundred for the large-backlog memory figure
  */
 import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -29,6 +32,8 @@ interface BenchSettings {
   events: number;
   runs: number;
   latency: LatencyOptions;
+  /** Which backlog measurements to run (BENCH_KINDS); all by default. */
+  kinds: string[];
 }
 
 function positiveInt(name: string, fallback: number): number {
@@ -45,6 +50,7 @@ function settingsFromEnv(): BenchSettings {
   return {
     events: positiveInt('BENCH_EVENTS', 50_000),
     runs: positiveInt('BENCH_RUNS', 3),
+    kinds: (process.env.BENCH_KINDS ?? 'single,hundred,singleExactlyOnce').split(','),
     latency: {
       rate: positiveInt('BENCH_LATENCY_RATE', 500),
       seconds: positiveInt('BENCH_LATENCY_SECONDS', 20),
@@ -76,12 +82,23 @@ async function backlogs(ctx: BenchContext, settings: BenchSettings) {
     perTransaction: 1,
   };
   const hundred: BacklogOptions = { ...single, label: 'bench_hundred', perTransaction: 100 };
-  const runs: Record<'single' | 'hundred', BacklogRun[]> = { single: [], hundred: [] };
+  const singleExactlyOnce: BacklogOptions = {
+    ...single,
+    label: 'bench_single_eos',
+    relayEnv: { RELAY_DELIVERY: 'exactly-once' },
+  };
+  const runs: Record<'single' | 'hundred' | 'singleExactlyOnce', BacklogRun[]> = {
+    single: [],
+    hundred: [],
+    singleExactlyOnce: [],
+  };
   for (let i = 1; i <= settings.runs; i++) {
     for (const [kind, opts] of [
       ['single', single],
       ['hundred', hundred],
+      ['singleExactlyOnce', singleExactlyOnce],
     ] as const) {
+      if (!settings.kinds.includes(kind)) continue;
       const run = await measureBacklog(ctx, opts, i);
       runs[kind].push(run);
       progress(describeRate(`backlog ${kind} ${i}/${settings.runs}`, run));
@@ -90,11 +107,12 @@ async function backlogs(ctx: BenchContext, settings: BenchSettings) {
   return {
     backlogSingle: summarizeBacklog(single, runs.single),
     backlogHundred: summarizeBacklog(hundred, runs.hundred),
+    backlogSingleExactlyOnce: summarizeBacklog(singleExactlyOnce, runs.singleExactlyOnce),
   };
 }
 
 async function bench(ctx: BenchContext, settings: BenchSettings) {
-  const { backlogSingle, backlogHundred } = await backlogs(ctx, settings);
+  const { backlogSingle, backlogHundred, backlogSingleExactlyOnce } = await backlogs(ctx, settings);
   progress(`latency: ${settings.latency.rate} events/s for ${settings.latency.seconds}s`);
   const latency = await measureLatency(ctx, settings.latency);
   progress(`latency: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms`);
@@ -102,12 +120,22 @@ async function bench(ctx: BenchContext, settings: BenchSettings) {
   return {
     backlogSingle,
     backlogHundred,
+    backlogSingleExactlyOnce,
+    exactlyOnceThroughputRatio: ratio(
+      backlogSingleExactlyOnce.eventsPerSecond,
+      backlogSingle.eventsPerSecond,
+    ),
     latency,
     peakRssMb: Math.max(...rss.filter((mb): mb is number => mb !== null)),
     peakRssMeasuredBy:
       'VmHWM of the `outbox-relay run` child process (/proc/<pid>/status) just before SIGTERM; ' +
       'the largest over all measurements, each run also reports its own',
   };
+}
+
+/** Exactly-once over at-least-once throughput, same workload, medians of the same run. */
+function ratio(part: number | null, whole: number | null): number | null {
+  return part === null || !whole ? null : Math.round((part / whole) * 100) / 100;
 }
 
 function loadAverage1m(): number {

@@ -29,6 +29,8 @@ export interface BacklogOptions {
   label: string;
   events: number;
   perTransaction: number;
+  /** Settings on top of the bench's own, e.g. RELAY_DELIVERY. */
+  relayEnv?: Record<string, string>;
 }
 
 export interface BacklogRun {
@@ -55,8 +57,12 @@ export async function measureBacklog(
       writeBacklog(db, names, opts.events, opts.perTransaction),
     );
     const payloadBytes = await withDb(ctx.pgUrl, (db) => meanPayloadBytes(db, names));
-    const outcome = await withRelay(ctx, names, `${opts.label}-${run}`, (running) =>
-      drain(ctx, names, running, backlog.targetLsn),
+    const outcome = await withRelay(
+      ctx,
+      names,
+      `${opts.label}-${run}`,
+      (running) => drain(ctx, names, running, backlog.targetLsn),
+      opts.relayEnv,
     );
     const { drainSeconds, published, bytes, relayStartSeconds } = outcome.result;
     return {

@@ -96,9 +96,14 @@ export async function withRelay<T>(
   names: OutboxNames,
   logName: string,
   use: (running: RunningRelay) => Promise<T>,
+  extraEnv: Record<string, string> = {},
 ): Promise<RelayOutcome<T>> {
   const spawnedAt = performance.now();
-  const env = relayEnv(ctx.pgUrl, ctx.brokers, names, RELAY_OVERRIDES);
+  const env = relayEnv(ctx.pgUrl, ctx.brokers, names, {
+    ...RELAY_OVERRIDES,
+    RELAY_CHECKPOINT_TOPIC: `t.${names.id}.checkpoints`, // used by exactly-once runs only
+    ...extraEnv,
+  });
   const relay = startRelayProcess(env, join(ctx.logDir, `${logName}.log`));
   const stop = ctx.teardown.add(`relay ${relay.pid}`, async () => void (await relay.stop()));
   try {
