@@ -1,24 +1,19 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { consumeAll, decodeAll } from '../support/consume.ts';
-import { dropOutbox, prepareOutbox, services, uniqueNames } from '../support/fixtures.ts';
-import { relayEnv, startRelayInProcess } from '../support/relay.ts';
+import { startRelayInProcess } from '../support/relay.ts';
+import { scenario, type Scenario } from '../support/scenario.ts';
 import { quoteIdent } from '../../src/db/sql.ts';
 
-const names = uniqueNames('dlq');
-let pool: pg.Pool;
+let s: Scenario;
 
 before(async () => {
-  const { pgUrl } = await services();
-  await prepareOutbox(pgUrl, names);
-  pool = new pg.Pool({ connectionString: pgUrl, max: 2 });
+  s = await scenario('dlq');
 });
 
 after(async () => {
-  await pool?.end();
-  await dropOutbox((await services()).pgUrl, names);
+  await s?.cleanup();
 });
 
 interface Row {
@@ -38,8 +33,8 @@ const good = (seq: number): Row => ({
 });
 
 async function insertTransaction(rows: Row[]): Promise<void> {
-  const table = `${quoteIdent(names.schema)}.${quoteIdent(names.table)}`;
-  const client = await pool.connect();
+  const table = `${quoteIdent(s.names.schema)}.${quoteIdent(s.names.table)}`;
+  const client = await s.pool.connect();
   try {
     await client.query('BEGIN');
     for (const r of rows) {
@@ -55,19 +50,19 @@ async function insertTransaction(rows: Row[]): Promise<void> {
 }
 
 test('dead-letters bad rows with their reason while the good events around them arrive in order', async () => {
-  const { pgUrl, kafkaBrokers } = await services();
+  const kafkaBrokers = s.brokers;
   const noKey: Row = { ...good(-1), aggregateId: '' };
   const badHeaders: Row = { ...good(-1), headers: '"not an object"' };
   const badTopic: Row = { ...good(-1), aggregateType: 'no spaces allowed' };
   const goods = [0, 1, 2, 3, 4, 5].map(good);
-  const relay = startRelayInProcess(relayEnv(pgUrl, kafkaBrokers, names));
+  const relay = startRelayInProcess(s.env);
   try {
     await insertTransaction([goods[0]!, noKey, goods[1]!, badHeaders, goods[2]!]);
     await insertTransaction([goods[3]!, badTopic, goods[4]!]);
     await insertTransaction([goods[5]!]);
 
     const events = decodeAll(
-      await consumeAll({ brokers: kafkaBrokers, topics: [names.topic('order')], atLeast: 6 }),
+      await consumeAll({ brokers: kafkaBrokers, topics: [s.names.topic('order')], atLeast: 6 }),
     );
     assert.deepEqual(
       events.map((e) => (JSON.parse(e.event.payload) as { seq: number }).seq),
@@ -77,7 +72,7 @@ test('dead-letters bad rows with their reason while the good events around them 
 
     const letters = await consumeAll({
       brokers: kafkaBrokers,
-      topics: [names.deadLetterTopic],
+      topics: [s.names.deadLetterTopic],
       atLeast: 3,
     });
     const byId = new Map(letters.map((l) => [l.headers.event_id, l]));

@@ -1,50 +1,38 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { javaPartitions } from '../support/java-murmur2.ts';
 import { consumeAll, decodeAll } from '../support/consume.ts';
 import { countDelivery } from '../support/delivery.ts';
-import {
-  dropOutbox,
-  planEvents,
-  prepareOutbox,
-  services,
-  uniqueNames,
-  writeTransactions,
-} from '../support/fixtures.ts';
-import { relayEnv, startRelayInProcess, waitFor } from '../support/relay.ts';
+import { planEvents, writeTransactions } from '../support/fixtures.ts';
+import { startRelayInProcess, waitFor } from '../support/relay.ts';
+import { scenario, type Scenario } from '../support/scenario.ts';
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER } from '../../src/route/index.ts';
 
-const names = uniqueNames('e2e');
 const transactions = planEvents({
   total: 5000,
   aggregates: 200,
   sizes: [1, 500, 3, 120, 1, 1, 57, 250, 9, 2, 33, 480, 1, 75],
 });
 const events = transactions.flat();
-let pool: pg.Pool;
+let s: Scenario;
 
 before(async () => {
-  const { pgUrl } = await services();
-  await prepareOutbox(pgUrl, names);
-  pool = new pg.Pool({ connectionString: pgUrl, max: 2 });
+  s = await scenario('e2e');
 });
 
 after(async () => {
-  await pool?.end();
-  await dropOutbox((await services()).pgUrl, names);
+  await s?.cleanup();
 });
 
 test('relays 5,000 events over 200 aggregates in order, decodable, on murmur2 partitions', async () => {
-  const { pgUrl, kafkaBrokers } = await services();
-  const relay = startRelayInProcess(relayEnv(pgUrl, kafkaBrokers, names));
+  const relay = startRelayInProcess(s.env);
   try {
-    await writeTransactions(pool, names, transactions);
+    await writeTransactions(s.pool, s.names, transactions);
     await waitFor(() => relay.relay && relay.health.ready().ok, 30_000, 'the relay to stream');
-    const topics = [...new Set(events.map((e) => names.topic(e.aggregateType)))];
+    const topics = [...new Set(events.map((e) => s.names.topic(e.aggregateType)))];
     const records = decodeAll(
       await consumeAll({
-        brokers: kafkaBrokers,
+        brokers: s.brokers,
         topics,
         atLeast: events.length,
         timeoutMs: 120_000,
@@ -67,7 +55,7 @@ test('relays 5,000 events over 200 aggregates in order, decodable, on murmur2 pa
       const planned = byId.get(r.event.event_id);
       assert.ok(planned, `unexpected event ${r.event.event_id}`);
       assert.equal(r.key, planned.aggregateId);
-      assert.equal(r.topic, names.topic(planned.aggregateType));
+      assert.equal(r.topic, s.names.topic(planned.aggregateType));
       assert.equal(r.event.event_type, planned.eventType);
       assert.equal(r.event.aggregate_type, planned.aggregateType);
       assert.equal(r.headers[EVENT_ID_HEADER], planned.id);
@@ -90,17 +78,16 @@ test('relays 5,000 events over 200 aggregates in order, decodable, on murmur2 pa
 });
 
 test('confirms the slot up to the last commit once Kafka holds everything', async () => {
-  const { pgUrl, kafkaBrokers } = await services();
-  const relay = startRelayInProcess(relayEnv(pgUrl, kafkaBrokers, names));
+  const relay = startRelayInProcess(s.env);
   try {
-    const [last] = await pool
+    const [last] = await s.pool
       .query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
       .then((r) => r.rows);
     await waitFor(
       async () => {
-        const { rows } = await pool.query<{ behind: string }>(
+        const { rows } = await s.pool.query<{ behind: string }>(
           'SELECT ($2::pg_lsn - confirmed_flush_lsn)::text AS behind FROM pg_replication_slots WHERE slot_name = $1',
-          [names.slot, last?.lsn],
+          [s.names.slot, last?.lsn],
         );
         return Number(rows[0]?.behind ?? 1) <= 0;
       },

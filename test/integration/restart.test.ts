@@ -9,11 +9,11 @@ after(async () => {
   for (const cleanup of cleanups) await cleanup();
 });
 
-test('a relay stopped with SIGTERM mid-stream exits 0 and, restarted, loses and repeats nothing', async (t) => {
-  const s = await scenario('restart', { RELAY_MAX_IN_FLIGHT_EVENTS: '2000' });
+/** A relay streaming a 6,000-event load that is still being written, with 500+ events in Kafka. */
+async function relayUnderLoad(label: string) {
+  const s = await scenario(label, { RELAY_MAX_IN_FLIGHT_EVENTS: '2000' });
   cleanups.push(s.cleanup);
   const transactions = planEvents({ total: 6000, aggregates: 100, sizes: [1, 40, 7, 200, 3] });
-  const events = transactions.flat();
   const first = spawnRelay(s.env);
   await first.waitForLog('streaming');
   const writing = writeTransactions(s.pool, s.names, transactions);
@@ -22,6 +22,11 @@ test('a relay stopped with SIGTERM mid-stream exits 0 and, restarted, loses and 
     60_000,
     'the first events to reach Kafka',
   );
+  return { s, events: transactions.flat(), first, writing };
+}
+
+test('a relay stopped with SIGTERM mid-stream exits 0 and, restarted, loses and repeats nothing', async (t) => {
+  const { s, events, first, writing } = await relayUnderLoad('restart');
   first.process.kill('SIGTERM');
   assert.equal(await first.exited, 0, 'SIGTERM exits 0');
   const stopped = first.logs.find(
@@ -44,18 +49,7 @@ test('a relay stopped with SIGTERM mid-stream exits 0 and, restarted, loses and 
 });
 
 test('a relay killed with SIGKILL while events are in flight loses nothing after a restart', async (t) => {
-  const s = await scenario('crash', { RELAY_MAX_IN_FLIGHT_EVENTS: '2000' });
-  cleanups.push(s.cleanup);
-  const transactions = planEvents({ total: 6000, aggregates: 100, sizes: [1, 40, 7, 200, 3] });
-  const events = transactions.flat();
-  const first = spawnRelay(s.env);
-  await first.waitForLog('streaming');
-  const writing = writeTransactions(s.pool, s.names, transactions);
-  await waitFor(
-    async () => (await published(first)) > 500,
-    60_000,
-    'the first events to reach Kafka',
-  );
+  const { s, events, first, writing } = await relayUnderLoad('crash');
   first.process.kill('SIGKILL');
   await first.exited;
   await writing;
