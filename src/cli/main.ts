@@ -5,6 +5,7 @@
 /** The `outbox-relay` command line: one file per command, all thin adapters. */
 import { Command } from 'commander';
 import { migrateCommand } from './migrate.ts';
+import { pruneCommand } from './prune.ts';
 import { runCommand } from './run.ts';
 
 // kafkajs 2.2.4 schedules a timer with a negative delay on Node 24 (its issue #1751, fixed in
@@ -20,6 +21,7 @@ const program = new Command('outbox-relay')
     'Relays a PostgreSQL transactional outbox to Kafka, Avro-encoded, acknowledging WAL only after Kafka holds it.',
   )
   .addCommand(runCommand())
-  .addCommand(migrateCommand());
+  .addCommand(migrateCommand())
+  .addCommand(pruneCommand());
 
 await program.parseAsync(process.argv);

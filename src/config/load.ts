@@ -1,11 +1,13 @@
 /**
  * Builds the one frozen configuration object at start: defaults < environment < flags. Every
- * problem is reported at once, each naming its setting and what to do.
+ * problem is reported at once, each naming its setting and what to do. A secret setting may come
+ * from the file named by `<ENV>_FILE` instead of `<ENV>` (Docker and Kubernetes secrets).
  */
+import { readFileSync } from 'node:fs';
 import { RelayError } from '../domain/errors.ts';
 import { SETTINGS, type RelayConfig, type SettingName } from './schema.ts';
 
-export type ConfigSource = 'default' | 'env' | 'flag';
+export type ConfigSource = 'default' | 'env' | 'file' | 'flag';
 
 export interface LoadedConfig {
   readonly config: RelayConfig;
@@ -30,10 +32,14 @@ export function loadConfig(input: ConfigInput = {}): LoadedConfig {
     (typeof SETTINGS)[SettingName],
   ][]) {
     const fromFlag = input.flags?.[name];
-    const fromEnv = env[spec.env];
+    const fromEnv = readEnv(spec, env);
+    if ('problem' in fromEnv) {
+      problems.push(fromEnv.problem);
+      continue;
+    }
     const [raw, source] = pick(fromFlag, fromEnv, 'default' in spec ? spec.default : undefined);
     if (raw === undefined) {
-      if (!input.optional?.includes(name)) problems.push(missing(spec.env, spec.flag));
+      if (!input.optional?.includes(name)) problems.push(missing(spec));
       continue;
     }
     const parsed = spec.schema.safeParse(raw);
@@ -61,17 +67,45 @@ export function loadConfig(input: ConfigInput = {}): LoadedConfig {
 
 function pick(
   flag: string | undefined,
-  env: string | undefined,
+  env: EnvValue,
   fallback: string | undefined,
 ): [string | undefined, ConfigSource] {
   if (flag !== undefined) return [flag, 'flag'];
-  if (env !== undefined && env !== '') return [env, 'env'];
+  if (env.source === 'file') return [env.value, 'file'];
+  if (env.value !== undefined && env.value !== '') return [env.value, 'env'];
   return [fallback, 'default'];
 }
 
-function missing(env: string, flag: string | undefined): string {
-  const how = flag ? `set ${env} or pass --${flag}` : `set ${env}`;
-  return `${env} is required: ${how}`;
+interface EnvValue {
+  value: string | undefined;
+  source: 'env' | 'file';
+}
+
+/**
+ * A setting's variable or, for a secret, the content of the file `<ENV>_FILE` names, less its
+ * trailing line break. Setting both is a mistake to report, not a precedence to guess at.
+ */
+function readEnv(
+  spec: { env: string; secret?: boolean },
+  env: NodeJS.ProcessEnv,
+): EnvValue | { problem: string } {
+  const name = spec.env;
+  const path = spec.secret ? env[`${name}_FILE`] : undefined;
+  if (path === undefined || path === '') return { value: env[name], source: 'env' };
+  if (env[name] !== undefined && env[name] !== '') {
+    return { problem: `${name} and ${name}_FILE are both set: set only one of them` };
+  }
+  try {
+    return { value: readFileSync(path, 'utf8').replace(/[\r\n]+$/, ''), source: 'file' };
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return { problem: `${name}_FILE: cannot read the file ${JSON.stringify(path)} (${reason})` };
+  }
+}
+
+function missing({ env, flag, secret }: { env: string; flag?: string; secret?: boolean }): string {
+  const set = secret ? `set ${env} (or ${env}_FILE)` : `set ${env}`;
+  return `${env} is required: ${flag ? `${set} or pass --${flag}` : set}`;
 }
 
 function invalid(
@@ -80,7 +114,8 @@ function invalid(
   source: ConfigSource,
   message: string,
 ): string {
-  const where = source === 'flag' ? `--${spec.flag}` : spec.env;
+  const where =
+    source === 'flag' ? `--${spec.flag}` : source === 'file' ? `${spec.env}_FILE` : spec.env;
   const shown = spec.secret ? '(value hidden)' : JSON.stringify(raw);
   return `${where}: ${message}; got ${shown}`;
 }

@@ -44,6 +44,21 @@ const brokerList = z
       .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port'))
       .min(1, 'needs at least one host:port'),
   );
+const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** `30m`, `12h`, `7d`: one whole number and one unit, in milliseconds. */
+const duration = z
+  .string()
+  .trim()
+  .regex(/^\d+[smhd]$/, 'must be a whole number and a unit: s, m, h or d (e.g. 30m, 12h, 7d)')
+  .transform(
+    (v) => Number(v.slice(0, -1)) * DURATION_UNIT_MS[v.slice(-1) as keyof typeof DURATION_UNIT_MS],
+  )
+  .pipe(
+    z
+      .number()
+      .min(1000, 'must be longer than 0')
+      .max(36_500 * DURATION_UNIT_MS.d, 'must be at most 36500d'),
+  );
 const postgresUrl = z
   .string()
   .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
@@ -58,7 +73,7 @@ export const SETTINGS = {
     flag: 'pg-url',
     schema: postgresUrl,
     secret: true,
-    doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`).',
+    doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`, DELETE for `prune`). `RELAY_PG_URL_FILE` may name a file that holds it instead (Docker and Kubernetes secrets).',
   }),
   kafkaBrokers: setting({
     env: 'RELAY_KAFKA_BROKERS',
@@ -206,6 +221,25 @@ export const SETTINGS = {
     schema: int(0),
     default: '60000',
     doc: 'How often to check that topics keep the partition count they had when first used (0: never). A change breaks keyed order and is logged as a warning.',
+  }),
+  retentionMs: setting({
+    env: 'RELAY_RETENTION',
+    flag: 'retention',
+    schema: duration,
+    default: '7d',
+    doc: 'How long `prune` keeps outbox rows, by `created_at`: a whole number and a unit, s, m, h or d (`12h`, `7d`). Older rows are deleted only once the slot has confirmed their transactions.',
+  }),
+  pruneBatchSize: setting({
+    env: 'RELAY_PRUNE_BATCH_SIZE',
+    schema: int(1, 100_000),
+    default: '1000',
+    doc: 'Most rows `prune` deletes in one statement; each batch is its own short transaction.',
+  }),
+  pruneIntervalMs: setting({
+    env: 'RELAY_PRUNE_INTERVAL_MS',
+    schema: int(0),
+    default: '0',
+    doc: '`run` prunes this often (0: never), as `outbox-relay prune` does; failures are logged, never fatal. The role then needs DELETE on the outbox table.',
   }),
   httpPort: setting({
     env: 'RELAY_HTTP_PORT',

@@ -1,12 +1,13 @@
 /**
  * Periodic work beside the stream, each on its own timer and never fatal: the heartbeat
  * statement (keeps the slot moving when the database sees no writes) and the partition-count
- * check (a changed count breaks keyed order across the change).
+ * check (a changed count breaks keyed order across the change) and retention (`prune`).
  */
 import pg from 'pg';
 import type { RelayConfig } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
+import { ScheduledPrune } from '../ops/prune.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 
 export interface HousekeepingDeps {
@@ -24,6 +25,7 @@ export function startHousekeeping(deps: HousekeepingDeps): () => Promise<void> {
   if (deps.config.partitionCheckIntervalMs > 0) {
     stops.push(every(deps.config.partitionCheckIntervalMs, () => checkPartitions(deps, log)));
   }
+  if (deps.config.pruneIntervalMs > 0) stops.push(startPrune(deps.config, log));
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
   };
@@ -46,6 +48,25 @@ function startHeartbeat(deps: HousekeepingDeps, log: Logger): () => Promise<void
   return async () => {
     await stop();
     await pool.end();
+  };
+}
+
+function startPrune(config: RelayConfig, log: Logger): () => Promise<void> {
+  const prune = new ScheduledPrune(
+    {
+      pgUrl: config.pgUrl,
+      schema: config.outboxSchema,
+      table: config.outboxTable,
+      slot: config.slot,
+      retentionMs: config.retentionMs,
+      batchSize: config.pruneBatchSize,
+    },
+    log,
+  );
+  const stop = every(config.pruneIntervalMs, () => prune.tick());
+  return async () => {
+    prune.stop();
+    await stop();
   };
 }
 
