@@ -5,6 +5,7 @@
 /** The `outbox-relay` command line: one file per command, all thin adapters. */
 import { Command } from 'commander';
 import { migrateCommand } from './migrate.ts';
+import { offsetsCommand } from './offsets.ts';
 import { pruneCommand } from './prune.ts';
 import { runCommand } from './run.ts';
 
@@ -22,6 +23,7 @@ const program = new Command('outbox-relay')
   )
   .addCommand(runCommand())
   .addCommand(migrateCommand())
+  .addCommand(offsetsCommand())
   .addCommand(pruneCommand());
 
 await program.parseAsync(process.argv);
