@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { migrateCommand } from './migrate.ts';
 import { offsetsCommand } from './offsets.ts';
 import { pruneCommand } from './prune.ts';
+import { replayCommand } from './replay.ts';
 import { runCommand } from './run.ts';
 
 // kafkajs 2.2.4 schedules a timer with a negative delay on Node 24 (its issue #1751, fixed in
@@ -24,6 +25,7 @@ const program = new Command('outbox-relay')
   .addCommand(runCommand())
   .addCommand(migrateCommand())
   .addCommand(offsetsCommand())
-  .addCommand(pruneCommand());
+  .addCommand(pruneCommand())
+  .addCommand(replayCommand());
 
 await program.parseAsync(process.argv);

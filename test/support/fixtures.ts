@@ -104,7 +104,9 @@ export function planEvents(options: {
   const nextSeq = new Map<string, number>();
   const transactions: TestEvent[][] = [];
   let random = 42;
-  const next = () => (random = (random * 1103515245 + 12345) % 2 ** 31);
+  // A 32-bit LCG in integer arithmetic (a float product would pass 2^53 and lose the low bits);
+  // its high bits are the well-distributed ones.
+  const next = () => (random = (Math.imul(random, 1103515245) + 12345) >>> 0) >>> 8;
   let written = 0;
   for (let t = 0; written < options.total; t++) {
     const size = Math.min(

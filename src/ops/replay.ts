@@ -1,0 +1,269 @@
+/**
+ * `replay`: publishes again events that are still in the outbox table, read with plain SELECTs
+ * (src/db/outbox-reader.ts), through the daemon's own stages: rowToEvent, the router and the
+ * encoder. So a replayed record has the original's topic (unless overridden), key, headers and
+ * value byte for byte, plus two headers that mark it as a replay.
+ *
+ * Order: rows are read and sent in (created_at, id) order, one produce request at a time, each
+ * acknowledged (acks=all) before the next. One aggregate's events share a key, so a partition,
+ * and reach it in created_at order. Rows written in one transaction share created_at (now() is
+ * the transaction's start) and the table does not record their order within it: those go by id.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { OUTBOX_COLUMNS, rowToEvent, type BadRowReason } from '../decode/outbox-row.ts';
+import type { Relation } from '../decode/pgoutput.ts';
+import {
+  readOutbox,
+  type OutboxSelection,
+  type OutboxTable,
+  type OutboxTextRow,
+} from '../db/outbox-reader.ts';
+import { RelayError } from '../domain/errors.ts';
+import type { OutboxEvent } from '../domain/event.ts';
+import { INVALID_LSN } from '../domain/lsn.ts';
+import type { EventEncoder } from '../encode/encoder.ts';
+import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
+import type { Router } from '../route/router.ts';
+
+/** Marks a record as a replay; the value is always "true". */
+export const REPLAY_HEADER = 'replay';
+/** When the record was handed to Kafka by a replay, as an ISO 8601 time. */
+export const REPLAYED_AT_HEADER = 'replayed_at';
+
+export interface ReplayRequest {
+  readonly selection: OutboxSelection;
+  /** Send every event to this topic instead of the one the router picks. */
+  readonly topic?: string | undefined;
+  /** Read, route and encode, call `event` for each, and send nothing. */
+  readonly dryRun: boolean;
+  /** At most this many events per second. */
+  readonly rate?: number | undefined;
+}
+
+export interface ReplayDeps {
+  readonly table: OutboxTable;
+  /** An ordinary connection (connectReader): the rows are read with plain SELECTs. */
+  readonly db: pg.ClientBase;
+  /** A connected sink of its own, not the relay's; null in a dry run. */
+  readonly sink: KafkaSink | null;
+  readonly encoder: EventEncoder;
+  readonly router: Router;
+  readonly batchMaxEvents: number;
+  readonly batchMaxBytes: number;
+  readonly hooks?: ReplayHooks;
+}
+
+export interface ReplayHooks {
+  /** Each event, in order, once it is acknowledged by Kafka (in a dry run: once encoded). */
+  event?(event: ReplayedEvent): void;
+  /** A row that cannot become an event; the relay sent it to the dead-letter topic. */
+  skipped?(row: SkippedRow): void;
+  /** After every produce request (in a dry run: every page). */
+  progress?(progress: ReplayProgress): void;
+}
+
+export interface ReplayedEvent {
+  readonly id: string;
+  readonly topic: string;
+  readonly key: string;
+  readonly eventType: string;
+}
+
+export interface SkippedRow {
+  readonly id: string;
+  readonly reason: BadRowReason;
+  readonly detail: string;
+}
+
+export interface ReplayProgress {
+  readonly selected: number;
+  readonly sent: number;
+  readonly elapsedMs: number;
+}
+
+export interface ReplaySummary {
+  /** Rows of the selection that were read. */
+  selected: number;
+  /** Records Kafka acknowledged. */
+  sent: number;
+  /** Rows that cannot become events (see ReplayHooks.skipped). */
+  skipped: number;
+  /** Records per topic: sent, or in a dry run, that would be sent. */
+  topics: Record<string, number>;
+  dryRun: boolean;
+}
+
+interface PlannedRecord extends KafkaRecord {
+  readonly key: string;
+  readonly event: OutboxEvent;
+  /** created_at as Postgres printed it: where a resumed replay starts. */
+  readonly createdAt: string;
+}
+
+// A relation like the one pgoutput describes, so that rows read with SELECT go through the same
+// rowToEvent as rows read from the WAL.
+function outboxRelation(table: OutboxTable): Relation {
+  const columns = OUTBOX_COLUMNS.map((name) => ({ name, typeOid: 0 }));
+  return { oid: 0, schema: table.schema, name: table.table, columns };
+}
+
+export async function replay(deps: ReplayDeps, request: ReplayRequest): Promise<ReplaySummary> {
+  const summary: ReplaySummary = {
+    selected: 0,
+    sent: 0,
+    skipped: 0,
+    topics: {},
+    dryRun: request.dryRun,
+  };
+  const started = performance.now();
+  const progress = () =>
+    deps.hooks?.progress?.({ ...summary, elapsedMs: performance.now() - started });
+  const send = request.dryRun ? null : sender(deps, request, summary);
+  const plan = planner(deps, request, summary);
+  const pages = readOutbox(deps.db, deps.table, request.selection, deps.batchMaxEvents);
+  try {
+    for await (const rows of pages) {
+      summary.selected += rows.length;
+      const records = plan(rows);
+      if (send) await send(records, progress);
+      else records.forEach((r) => countEvent(deps.hooks, summary, r));
+      progress();
+    }
+  } catch (error) {
+    throw withResumeHint(error, summary.sent, send?.resumeFrom() ?? null);
+  }
+  return summary;
+}
+
+/** Turns rows into records as the replication session does, skipping what it dead-letters. */
+function planner(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary) {
+  const relation = outboxRelation(deps.table);
+  let index = 0;
+  return (rows: readonly OutboxTextRow[]): PlannedRecord[] => {
+    const records: PlannedRecord[] = [];
+    for (const row of rows) {
+      const values = OUTBOX_COLUMNS.map((column) => row[column]);
+      const result = rowToEvent(relation, values, { commitLsn: INVALID_LSN, txSeq: 0, index });
+      index++;
+      const planned = result.ok ? encode(deps, request, result.event, row.created_at) : result.bad;
+      if ('event' in planned) records.push(planned);
+      else {
+        summary.skipped++;
+        deps.hooks?.skipped?.({ id: row.id, reason: planned.reason, detail: planned.detail });
+      }
+    }
+    return records;
+  };
+}
+
+/** The session's route-then-encode, with the topic override applied after routing. */
+function encode(
+  deps: ReplayDeps,
+  request: ReplayRequest,
+  event: OutboxEvent,
+  createdAt: string,
+): PlannedRecord | { reason: BadRowReason; detail: string } {
+  let routed: ReturnType<Router['route']> | null = null;
+  try {
+    routed = deps.router.route(event);
+    const value = deps.encoder.encodeValue(event);
+    const topic = request.topic ?? routed.topic;
+    return { topic, key: routed.key, headers: routed.headers, value, event, createdAt };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return { reason: routed ? 'unencodable' : 'unroutable', detail };
+  }
+}
+
+/**
+ * Sends records in produce requests of at most batchMaxEvents / batchMaxBytes, one at a time,
+ * each awaited. With a rate, requests are smaller (about ten a second) and event k is held back
+ * until k / rate seconds after the first: never ahead of the rate, whatever the batch size.
+ */
+function sender(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary) {
+  const sink = deps.sink;
+  if (!sink) throw new RelayError('INTERNAL', 'replay needs a Kafka sink unless it is a dry run');
+  const maxEvents = request.rate
+    ? Math.max(1, Math.min(deps.batchMaxEvents, Math.floor(request.rate / 10)))
+    : deps.batchMaxEvents;
+  let firstSentAt: number | null = null;
+  let lastAcknowledged: PlannedRecord | undefined;
+  const send = async (records: readonly PlannedRecord[], progress: () => void) => {
+    for (const batch of batches(records, maxEvents, deps.batchMaxBytes)) {
+      firstSentAt ??= performance.now();
+      if (request.rate)
+        await sleepUntil(firstSentAt + ((summary.sent + batch.length - 1) * 1000) / request.rate);
+      await publish(sink, batch);
+      batch.forEach((r) => countEvent(deps.hooks, summary, r));
+      summary.sent += batch.length;
+      lastAcknowledged = batch[batch.length - 1];
+      progress();
+    }
+  };
+  return Object.assign(send, { resumeFrom: () => lastAcknowledged?.createdAt ?? null });
+}
+
+function countEvent(hooks: ReplayHooks | undefined, summary: ReplaySummary, r: PlannedRecord) {
+  summary.topics[r.topic] = (summary.topics[r.topic] ?? 0) + 1;
+  hooks?.event?.({ id: r.event.id, topic: r.topic, key: r.key, eventType: r.event.eventType });
+}
+
+async function publish(sink: KafkaSink, batch: readonly PlannedRecord[]): Promise<void> {
+  const replayedAt = new Date().toISOString();
+  const records = batch.map(({ topic, key, value, headers }) => ({
+    topic,
+    key,
+    value,
+    headers: { ...headers, [REPLAY_HEADER]: 'true', [REPLAYED_AT_HEADER]: replayedAt },
+  }));
+  try {
+    await sink.ensureTopics([...new Set(records.map((r) => r.topic))]);
+  } catch (error) {
+    throw new RelayError('KAFKA_PUBLISH', `cannot create or inspect topics: ${String(error)}`, {
+      cause: error,
+      retriable: true,
+      hint: 'Check that the brokers (RELAY_KAFKA_BROKERS) are reachable and allow creating topics.',
+    });
+  }
+  await sink.send(records);
+}
+
+function* batches(records: readonly PlannedRecord[], maxEvents: number, maxBytes: number) {
+  let batch: PlannedRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const full = batch.length >= maxEvents || bytes + record.value.length > maxBytes;
+    if (batch.length > 0 && full) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(record);
+    bytes += record.value.length;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+async function sleepUntil(time: number): Promise<void> {
+  const delay = time - performance.now();
+  if (delay > 0) await sleep(delay);
+}
+
+/** Says how far the replay got and how to go on from there, on top of what went wrong. */
+function withResumeHint(error: unknown, sent: number, resumeFrom: string | null): unknown {
+  if (!(error instanceof RelayError) || error.code === 'CONFIG_INVALID') return error;
+  const resume = resumeFrom
+    ? `Then run the same replay with --from ${isoTime(resumeFrom)} to go on (events created at that instant are sent again).`
+    : 'Then run the same replay again.';
+  return new RelayError(error.code, `${error.message} (after ${sent} events were sent)`, {
+    cause: error,
+    retriable: error.retriable,
+    hint: `${error.hint ?? 'Fix the cause above.'} ${resume}`,
+  });
+}
+
+/** "2026-05-01 12:00:00.123456+00" (the session prints UTC) as "2026-05-01T12:00:00.123456Z". */
+function isoTime(printed: string): string {
+  return printed.replace(' ', 'T').replace(/\+00$/, 'Z');
+}
