@@ -4,6 +4,8 @@
 // README's memory figures). It must be given at start; the Dockerfile's entrypoint does the same.
 /** The `outbox-relay` command line: one file per command, all thin adapters. */
 import { Command } from 'commander';
+import { configCommand } from './config-show.ts';
+import { doctorCommand } from './doctor.ts';
 import { migrateCommand } from './migrate.ts';
 import { offsetsCommand } from './offsets.ts';
 import { pruneCommand } from './prune.ts';
@@ -26,6 +28,8 @@ const program = new Command('outbox-relay')
   .addCommand(migrateCommand())
   .addCommand(offsetsCommand())
   .addCommand(pruneCommand())
-  .addCommand(replayCommand());
+  .addCommand(replayCommand())
+  .addCommand(doctorCommand())
+  .addCommand(configCommand());
 
 await program.parseAsync(process.argv);

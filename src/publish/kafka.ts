@@ -1,5 +1,6 @@
 /**
- * The one file that imports the Kafka client. kafkajs has had no release since 2023 (its
+ * The Kafka adapter's producing side; its admin side for `doctor` is kafka-inspect.ts. Only
+ * these two files import the Kafka client (an eslint rule keeps it so). kafkajs has had no release since 2023 (its
  * maintainers asked for successors), so everything else talks to this small interface.
  *
  * Producer settings that matter for correctness: acks=all, idempotent, Java-compatible murmur2

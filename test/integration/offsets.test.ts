@@ -1,28 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { parseLsn } from '../../src/domain/lsn.ts';
 import { consumeAll, decodeAll } from '../support/consume.ts';
 import { planEvents, writeTransactions, type TestEvent } from '../support/fixtures.ts';
-import { CLI, NODE_FLAGS, spawnRelay, waitFor } from '../support/relay.ts';
+import { runCli, spawnRelay, waitFor } from '../support/relay.ts';
+import type { CliResult } from '../support/relay.ts';
 import { published, scenario, stopRelay, type Scenario } from '../support/scenario.ts';
 import { confirmedFlush } from '../support/slot.ts';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function offsets(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'offsets', ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  return runCli(['offsets', ...args], env);
 }
 
 async function offsetsJson<T>(

@@ -1,9 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { dropOutbox, prepareOutbox, services, uniqueNames } from '../support/fixtures.ts';
-import { CLI, relayEnv, spawnRelay, waitFor } from '../support/relay.ts';
+import { relayEnv, runCli, spawnRelay, waitFor } from '../support/relay.ts';
 
 const names = uniqueNames('ops');
 
@@ -14,19 +13,6 @@ before(async () => {
 after(async () => {
   await dropOutbox((await services()).pgUrl, names);
 });
-
-function runCli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-}
 
 test('migrate applies the migrations once and does nothing the second time', async () => {
   const { pgUrl } = await services();

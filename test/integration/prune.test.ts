@@ -1,6 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { quoteIdent } from '../../src/db/sql.ts';
 import {
@@ -10,7 +9,7 @@ import {
   uniqueNames,
   type OutboxNames,
 } from '../support/fixtures.ts';
-import { CLI, relayEnv, spawnRelay, type RelayChild } from '../support/relay.ts';
+import { relayEnv, runCli, spawnRelay, type RelayChild } from '../support/relay.ts';
 import { stopRelay } from '../support/scenario.ts';
 
 interface PruneJson {
@@ -42,19 +41,6 @@ after(async () => {
   await dropOutbox((await services()).pgUrl, streamed);
   await pool.end();
 });
-
-function runCli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr })),
-  );
-}
 
 /** `outbox-relay prune --json` on the given outbox; exit code and the parsed report. */
 async function prune(names: OutboxNames, args: string[], extra: Record<string, string> = {}) {

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { quoteIdent } from '../../src/db/sql.ts';
@@ -15,7 +14,8 @@ import {
   type OutboxNames,
   type TestEvent,
 } from '../support/fixtures.ts';
-import { CLI, NODE_FLAGS, relayEnv, startRelayInProcess } from '../support/relay.ts';
+import { relayEnv, runCli, startRelayInProcess } from '../support/relay.ts';
+import type { CliResult } from '../support/relay.ts';
 
 interface Outbox {
   names: OutboxNames;
@@ -47,17 +47,8 @@ async function outboxWith(label: string, total: number, aggregates = 3): Promise
   };
 }
 
-function replay(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'replay', ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr })),
-  );
+function replay(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCli(['replay', ...args], env);
 }
 
 async function replayJson(args: string[], env: Record<string, string>) {

@@ -41,6 +41,37 @@ export function relayEnv(
   };
 }
 
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time until exit. */
+  ms: number;
+}
+
+/** Runs one `outbox-relay` command through the real CLI and collects its output. */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<CliResult> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+}
+
 export interface RelayChild {
   readonly process: ChildProcess;
   /** Every JSON log line so far. */

@@ -1,0 +1,460 @@
+/**
+ * What a first deployment gets wrong, checked against the real servers: each check is a small
+ * function that returns a finding with the fix (exact SQL, setting or command). Nothing here
+ * changes anything on PostgreSQL or Kafka, and a server that cannot be reached is a finding, not
+ * a crash: the checks that need it are reported as not checked.
+ */
+import pg from 'pg';
+import { redactUrl } from '../config/redact.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import { quoteIdent, quoteLiteral, SQL } from '../db/sql.ts';
+import { RelayError } from '../domain/errors.ts';
+import { parseLsn } from '../domain/lsn.ts';
+import { createKafkaInspector, type KafkaInspector } from '../publish/kafka-inspect.ts';
+import type { TopicPartitions } from '../publish/kafka-inspect.ts';
+import type { Logger } from './logger.ts';
+
+/** ok ✓, warn ! (works, but look), fail ✗ (the relay will not work), skip - (not checked). */
+export type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface Finding {
+  readonly name: string;
+  readonly status: FindingStatus;
+  readonly detail: string;
+  /** For warn and fail: what to run or set. */
+  readonly fix?: string;
+}
+
+export interface DoctorOptions {
+  readonly logger: Logger;
+  /** Bound on each connection attempt and query. */
+  readonly timeoutMs: number;
+}
+
+type Outcome = Omit<Finding, 'name'>;
+
+interface Check<C> {
+  readonly name: string;
+  readonly run: (context: C) => Promise<Outcome>;
+}
+
+interface PgContext {
+  readonly db: pg.ClientBase;
+  readonly config: RelayConfig;
+}
+
+interface KafkaContext {
+  readonly kafka: KafkaInspector;
+  readonly config: RelayConfig;
+}
+
+const ok = (detail: string): Outcome => ({ status: 'ok', detail });
+const warn = (detail: string, fix: string): Outcome => ({ status: 'warn', detail, fix });
+const fail = (detail: string, fix: string): Outcome => ({ status: 'fail', detail, fix });
+const skip = (detail: string): Outcome => ({ status: 'skip', detail });
+
+/** Without a cap on retained WAL, a slot this far behind is worth a look before the disk is. */
+const UNLIMITED_LAG_WARNING_BYTES = 1n << 30n;
+const MIB = 1n << 20n;
+const MIGRATE = 'outbox-relay migrate';
+
+/** Queries only the doctor asks; the relay's own are in src/db/sql.ts. */
+const DOCTOR_SQL = {
+  server: `SELECT current_user AS role, current_database() AS database,
+                  current_setting('server_version') AS version`,
+  slotUsage: `SELECT count(*)::int AS used, current_setting('max_replication_slots')::int AS max
+                FROM pg_replication_slots`,
+  senderUsage: `SELECT count(*)::int AS used, current_setting('max_wal_senders')::int AS max
+                  FROM pg_stat_replication`,
+  role: `SELECT current_user AS role, rolreplication, rolsuper
+           FROM pg_roles WHERE rolname = current_user`,
+  tableSelect: `SELECT current_user AS role, to_regclass($1) IS NOT NULL AS found,
+                       has_table_privilege(to_regclass($1), 'SELECT') AS can_select`,
+  walKeepSizeMb: `SELECT setting::bigint::text AS mb FROM pg_settings
+                   WHERE name = 'max_slot_wal_keep_size'`,
+} as const;
+
+interface SlotRow {
+  plugin: string | null;
+  slot_type: string;
+  database: string | null;
+  active: boolean;
+  active_pid: number | null;
+  confirmed_flush_lsn: string | null;
+  wal_status: string | null;
+}
+
+interface Usage {
+  used: number;
+  max: number;
+}
+
+export async function runDoctor(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
+  const [postgres, kafka] = await Promise.all([
+    postgresFindings(config, options),
+    kafkaFindings(config, options),
+  ]);
+  const registry: Finding = { name: 'schema registry', ...skip('no schema registry configured') };
+  return [...postgres, ...kafka, registry];
+}
+
+async function postgresFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
+  const db = new pg.Client({
+    connectionString: config.pgUrl,
+    application_name: 'outbox-relay doctor',
+    connectionTimeoutMillis: options.timeoutMs,
+    query_timeout: options.timeoutMs,
+  });
+  // A connection lost mid-check also fails the query in flight: that check reports it.
+  db.on('error', (error) => options.logger.debug({ err: error }, 'postgres connection error'));
+  try {
+    return await runGroup(POSTGRES_CHECKS, { db, config });
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+async function kafkaFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
+  const kafka = createKafkaInspector({
+    brokers: [...config.kafkaBrokers],
+    clientId: config.kafkaClientId,
+    logger: options.logger,
+    timeoutMs: options.timeoutMs,
+  });
+  try {
+    return await runGroup(KAFKA_CHECKS, { kafka, config });
+  } finally {
+    await kafka.disconnect();
+  }
+}
+
+/** Runs the checks in order; when the first (the connection) fails, the rest are not run. */
+async function runGroup<C>(checks: readonly Check<C>[], context: C): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const check of checks) {
+    const connection = findings[0];
+    const outcome =
+      connection?.status === 'fail'
+        ? skip(`not checked: no connection (see "${connection.name}")`)
+        : await outcomeOf(check, context);
+    findings.push({ name: check.name, ...outcome });
+  }
+  return findings;
+}
+
+async function outcomeOf<C>(check: Check<C>, context: C): Promise<Outcome> {
+  try {
+    return await check.run(context);
+  } catch (error) {
+    return fail(
+      `the check could not run: ${messageOf(error)}`,
+      error instanceof RelayError && error.hint
+        ? error.hint
+        : 'Fix the error above (often a missing privilege or a timeout) and run doctor again.',
+    );
+  }
+}
+
+// --- PostgreSQL -----------------------------------------------------------------------------
+
+async function postgresConnection({ db, config }: PgContext): Promise<Outcome> {
+  const target = redactUrl(config.pgUrl);
+  try {
+    await db.connect();
+  } catch (error) {
+    return fail(
+      `cannot connect to ${target}: ${messageOf(error)}`,
+      'Check RELAY_PG_URL (host, port, database, user, password) and that PostgreSQL accepts connections from here (listen_addresses, pg_hba.conf).',
+    );
+  }
+  const { rows } = await db.query<{ role: string; database: string; version: string }>(
+    DOCTOR_SQL.server,
+  );
+  const server = rows[0];
+  return ok(`connected to ${target} as "${server?.role}", PostgreSQL ${server?.version}`);
+}
+
+async function walLevel({ db }: PgContext): Promise<Outcome> {
+  const { rows } = await db.query<{ wal_level: string }>(SQL.walLevel);
+  const level = rows[0]?.wal_level;
+  if (level === 'logical') return ok('wal_level = logical');
+  return fail(
+    `wal_level = ${level}; logical replication needs logical`,
+    "ALTER SYSTEM SET wal_level = 'logical'; then restart PostgreSQL (a reload is not enough). On a managed service set its parameter instead (RDS: rds.logical_replication = 1).",
+  );
+}
+
+async function replicationSlots({ db, config }: PgContext): Promise<Outcome> {
+  const usage = await usageOf(db, DOCTOR_SQL.slotUsage);
+  const ours = await slotRow(db, config.slot);
+  const detail = `${usage.used} of max_replication_slots = ${usage.max} in use`;
+  if (ours) return ok(`${detail}, "${config.slot}" among them`);
+  if (usage.used < usage.max) return ok(`${detail}; one is free for "${config.slot}"`);
+  return fail(
+    `${detail}: none is free for "${config.slot}"`,
+    `Drop slots nothing uses (SELECT slot_name, active FROM pg_replication_slots; then SELECT pg_drop_replication_slot('<name>');), or ALTER SYSTEM SET max_replication_slots = ${usage.max + 1}; and restart PostgreSQL.`,
+  );
+}
+
+async function walSenders({ db, config }: PgContext): Promise<Outcome> {
+  const usage = await usageOf(db, DOCTOR_SQL.senderUsage);
+  const ours = await slotRow(db, config.slot);
+  const detail = `${usage.used} of max_wal_senders = ${usage.max} in use`;
+  // A relay streaming from our slot already holds its sender.
+  if (ours?.active) return ok(`${detail}, one by the relay streaming from "${config.slot}"`);
+  if (usage.used < usage.max) return ok(`${detail}; one is free for the relay`);
+  return fail(
+    `${detail}: none is free for the relay's replication connection`,
+    `ALTER SYSTEM SET max_wal_senders = ${usage.max + 1}; and restart PostgreSQL (or stop a replication client that is no longer needed).`,
+  );
+}
+
+async function replicationRole({ db }: PgContext): Promise<Outcome> {
+  const { rows } = await db.query<{ role: string; rolreplication: boolean; rolsuper: boolean }>(
+    DOCTOR_SQL.role,
+  );
+  const row = rows[0];
+  const role = row?.role ?? '?';
+  if (row?.rolsuper) return ok(`role "${role}" is a superuser`);
+  if (row?.rolreplication) return ok(`role "${role}" has the REPLICATION attribute`);
+  return fail(
+    `role "${role}" has neither REPLICATION nor superuser: it cannot stream from a slot`,
+    `ALTER ROLE ${quoteIdent(role)} REPLICATION;  (as a superuser; on RDS: GRANT rds_replication TO ${quoteIdent(role)};)`,
+  );
+}
+
+async function outboxSelect({ db, config }: PgContext): Promise<Outcome> {
+  const table = outboxTable(config);
+  const { rows } = await db.query<{ role: string; found: boolean; can_select: boolean | null }>(
+    DOCTOR_SQL.tableSelect,
+    [table],
+  );
+  const row = rows[0];
+  if (!row?.found) {
+    return fail(
+      `table ${table} does not exist`,
+      `${MIGRATE} creates it; or set RELAY_OUTBOX_SCHEMA / RELAY_OUTBOX_TABLE to your outbox table.`,
+    );
+  }
+  if (!row.can_select) {
+    return fail(
+      `role "${row.role}" may not SELECT from ${table}`,
+      `GRANT SELECT ON ${table} TO ${quoteIdent(row.role)};`,
+    );
+  }
+  return ok(`role "${row.role}" may SELECT from ${table}`);
+}
+
+async function publication({ db, config }: PgContext): Promise<Outcome> {
+  const name = config.publication;
+  const table = outboxTable(config);
+  const found = await db.query<{ pubinsert: boolean }>(SQL.publicationExists, [name]);
+  const pub = found.rows[0];
+  if (!pub) {
+    return fail(
+      `publication "${name}" does not exist`,
+      `${MIGRATE} creates it with a new outbox table; for an existing one: CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${table} WITH (publish = 'insert');`,
+    );
+  }
+  if (!pub.pubinsert) {
+    return fail(
+      `publication "${name}" does not publish inserts`,
+      `ALTER PUBLICATION ${quoteIdent(name)} SET (publish = 'insert');`,
+    );
+  }
+  if (!(await publishesTable(db, config))) {
+    return fail(
+      `publication "${name}" does not include ${table}`,
+      `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${table};  (or set RELAY_PUBLICATION / RELAY_OUTBOX_TABLE to the pair you use)`,
+    );
+  }
+  return ok(`publication "${name}" publishes the inserts of ${table}`);
+}
+
+async function publishesTable(db: pg.ClientBase, config: RelayConfig): Promise<boolean> {
+  const { rows } = await db.query<{ schemaname: string; tablename: string }>(
+    SQL.publicationTables,
+    [config.publication],
+  );
+  return rows.some(
+    (r) => r.schemaname === config.outboxSchema && r.tablename === config.outboxTable,
+  );
+}
+
+async function slot({ db, config }: PgContext): Promise<Outcome> {
+  const name = config.slot;
+  const row = await slotRow(db, name);
+  if (!row) return missingSlot(config);
+  const drop = `SELECT pg_drop_replication_slot(${quoteLiteral(name)});`;
+  if (row.slot_type !== 'logical' || row.plugin !== 'pgoutput') {
+    return fail(
+      `slot "${name}" is ${row.slot_type}/${row.plugin ?? '-'}, not logical/pgoutput`,
+      `Set RELAY_SLOT to a new name; or, if nothing uses that slot: ${drop} then ${MIGRATE}`,
+    );
+  }
+  const { rows } = await db.query<{ database: string }>(DOCTOR_SQL.server);
+  if (row.database !== rows[0]?.database) {
+    return fail(
+      `slot "${name}" belongs to database "${row.database}", not "${rows[0]?.database}"`,
+      `Point RELAY_PG_URL at database "${row.database}", or set RELAY_SLOT to a new name (a slot serves one database).`,
+    );
+  }
+  return slotWalStatus(row, name, drop);
+}
+
+function missingSlot(config: RelayConfig): Outcome {
+  const detail = `slot "${config.slot}" does not exist`;
+  const fix = `${MIGRATE} creates it now; only events written after that are relayed.`;
+  if (!config.createSlot) return fail(`${detail}, and with RELAY_CREATE_SLOT=false run stops`, fix);
+  return warn(`${detail}; run creates it at start, missing the events written before then`, fix);
+}
+
+function slotWalStatus(row: SlotRow, name: string, drop: string): Outcome {
+  if (row.wal_status === 'lost') {
+    return fail(
+      `slot "${name}" is lost: PostgreSQL removed WAL it still needed (max_slot_wal_keep_size)`,
+      `${drop} then ${MIGRATE}; the events written since the relay last confirmed are not relayed: republish them from the outbox table.`,
+    );
+  }
+  if (row.wal_status === 'unreserved') {
+    return warn(
+      `slot "${name}" is about to lose WAL it needs (wal_status unreserved)`,
+      "Start the relay now so that it catches up; or raise the cap: ALTER SYSTEM SET max_slot_wal_keep_size = '<larger>'; SELECT pg_reload_conf();",
+    );
+  }
+  const use = row.active ? `in use by pid ${row.active_pid}` : 'not in use';
+  return ok(`slot "${name}": logical/pgoutput, wal_status ${row.wal_status}, ${use}`);
+}
+
+async function slotLag({ db, config }: PgContext): Promise<Outcome> {
+  const row = await slotRow(db, config.slot);
+  if (!row?.confirmed_flush_lsn) return skip(`no logical slot "${config.slot}" to measure`);
+  const current = await db.query<{ lsn: string }>(SQL.currentWalLsn);
+  const keep = await db.query<{ mb: string }>(DOCTOR_SQL.walKeepSizeMb);
+  const lag = parseLsn(current.rows[0]?.lsn ?? '0/0') - parseLsn(row.confirmed_flush_lsn);
+  return judgeLag(lag > 0n ? lag : 0n, Number(keep.rows[0]?.mb ?? -1));
+}
+
+/** The slot's lag (WAL PostgreSQL keeps for it) against max_slot_wal_keep_size (MB, -1: none). */
+export function judgeLag(lagBytes: bigint, keepMb: number): Outcome {
+  const behind = `the slot is ${formatBytes(lagBytes)} behind the WAL`;
+  if (keepMb < 0) {
+    const detail = `${behind}; max_slot_wal_keep_size = -1 (no cap)`;
+    if (lagBytes < UNLIMITED_LAG_WARNING_BYTES) return ok(detail);
+    return warn(
+      `${detail}: PostgreSQL keeps all of it, until the disk is full if the relay stays down`,
+      "Start the relay, or find why it is behind (/readyz, its logs). To bound the risk: ALTER SYSTEM SET max_slot_wal_keep_size = '<size>'; SELECT pg_reload_conf();  (past it, the slot is lost instead of the disk)",
+    );
+  }
+  const limit = BigInt(keepMb) * MIB;
+  const detail = `${behind}, of max_slot_wal_keep_size = ${formatBytes(limit)}`;
+  if (lagBytes * 2n < limit) return ok(detail);
+  return warn(
+    `${detail}: past half; at the cap PostgreSQL removes the WAL and the slot is lost`,
+    `Start the relay, or find why it is behind (/readyz, its logs); or raise the cap: ALTER SYSTEM SET max_slot_wal_keep_size = '${keepMb * 2}MB'; SELECT pg_reload_conf();`,
+  );
+}
+
+async function slotRow(db: pg.ClientBase, name: string): Promise<SlotRow | undefined> {
+  const { rows } = await db.query<SlotRow>(SQL.slotInfo, [name]);
+  return rows[0];
+}
+
+async function usageOf(db: pg.ClientBase, sql: string): Promise<Usage> {
+  const { rows } = await db.query<Usage>(sql);
+  return rows[0] ?? { used: 0, max: 0 };
+}
+
+function outboxTable(config: RelayConfig): string {
+  return `${quoteIdent(config.outboxSchema)}.${quoteIdent(config.outboxTable)}`;
+}
+
+const POSTGRES_CHECKS: readonly Check<PgContext>[] = [
+  { name: 'postgres', run: postgresConnection },
+  { name: 'wal_level', run: walLevel },
+  { name: 'replication slots', run: replicationSlots },
+  { name: 'wal senders', run: walSenders },
+  { name: 'replication role', run: replicationRole },
+  { name: 'outbox table access', run: outboxSelect },
+  { name: 'publication', run: publication },
+  { name: 'slot', run: slot },
+  { name: 'slot lag', run: slotLag },
+];
+
+// --- Kafka ----------------------------------------------------------------------------------
+
+async function kafkaConnection({ kafka, config }: KafkaContext): Promise<Outcome> {
+  try {
+    const cluster = await kafka.ping();
+    return ok(
+      `${config.kafkaBrokers.join(',')} answered: ${cluster.brokers} broker(s), cluster ${cluster.clusterId}`,
+    );
+  } catch (error) {
+    const hint = error instanceof RelayError ? error.hint : undefined;
+    return fail(messageOf(error), hint ?? 'Check RELAY_KAFKA_BROKERS.');
+  }
+}
+
+async function topicPartitions({ kafka, config }: KafkaContext): Promise<Outcome> {
+  const pattern = topicPattern(config.topicTemplate);
+  const ownTopics = new Set([config.deadLetterTopic, config.checkpointTopic]);
+  const topics = await kafka.describeTopics((t) => pattern.test(t) && !ownTopics.has(t));
+  return judgePartitions(topics, config.topicTemplate, config.topicPartitions);
+}
+
+/** Topics the template can produce: its literal text, and anything for each placeholder. */
+export function topicPattern(template: string): RegExp {
+  const literals = template
+    .split(/\{[^{}]*\}/)
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${literals.join('.+')}$`);
+}
+
+export function judgePartitions(
+  topics: readonly TopicPartitions[],
+  template: string,
+  expected: number,
+): Outcome {
+  const setting = `RELAY_TOPIC_PARTITIONS = ${expected}`;
+  if (topics.length === 0)
+    return ok(`no topic matches ${template} yet; the relay creates each with ${setting}`);
+  const differ = topics.filter((t) => t.partitions !== expected);
+  if (differ.length === 0)
+    return ok(`${topics.length} topic(s) match ${template}, each with ${setting} partitions`);
+  return warn(
+    `${differ.length} of ${topics.length} topic(s) matching ${template} differ from ${setting}: ${listTopics(differ)}`,
+    'Nothing breaks: the relay uses existing topics as they are, and RELAY_TOPIC_PARTITIONS only sizes new ones; set it to match if new topics should be alike. Do not add partitions to a topic in use: keys move to other partitions and per-key order breaks.',
+  );
+}
+
+function listTopics(topics: readonly TopicPartitions[]): string {
+  const shown = topics.slice(0, 10).map((t) => `${t.topic} (${t.partitions})`);
+  const more = topics.length > shown.length ? `, and ${topics.length - shown.length} more` : '';
+  return shown.join(', ') + more;
+}
+
+const KAFKA_CHECKS: readonly Check<KafkaContext>[] = [
+  { name: 'kafka', run: kafkaConnection },
+  { name: 'topic partitions', run: topicPartitions },
+];
+
+// --- helpers --------------------------------------------------------------------------------
+
+function messageOf(error: unknown): string {
+  // Node reports a refused dual-stack connect as an AggregateError without a message.
+  if (error instanceof AggregateError && !error.message)
+    return error.errors.map(messageOf).join('; ');
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+function formatBytes(bytes: bigint): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = Number(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
