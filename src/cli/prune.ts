@@ -4,6 +4,7 @@ import pg from 'pg';
 import { RelayError } from '../domain/errors.ts';
 import { formatRetention, pruneOnce, type PruneReport } from '../ops/prune.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
+import { connectOrExplain } from '../db/connect.ts';
 
 /** The slot did not confirm the watermark within --wait-ms, so nothing was deleted. */
 const EXIT_NOT_CONFIRMED = 4;
@@ -59,7 +60,7 @@ async function runPrune(options: Record<string, unknown>): Promise<number> {
     connectionString: config.pgUrl,
     application_name: 'outbox-relay prune',
   });
-  await connect(db);
+  await connectOrExplain(db);
   try {
     const target = {
       pgUrl: config.pgUrl,
@@ -110,19 +111,4 @@ function parseWaitMs(value: unknown): number {
   throw new RelayError('CONFIG_INVALID', `--wait-ms: must be a whole number of milliseconds`, {
     hint: 'e.g. --wait-ms 30000',
   });
-}
-
-async function connect(db: pg.Client): Promise<void> {
-  try {
-    await db.connect();
-  } catch (error) {
-    throw new RelayError(
-      'PG_CONNECT',
-      `cannot connect to PostgreSQL: ${(error as Error).message}`,
-      {
-        cause: error,
-        hint: 'Check RELAY_PG_URL: host, port, database, user and password.',
-      },
-    );
-  }
 }

@@ -16,6 +16,7 @@ import type { HealthState } from '../ops/health.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 import { ReplicationConnection } from '../source/replication-connection.ts';
 import { checkPublication, checkWalLevel, ensureSlot } from '../source/slot.ts';
+import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
@@ -123,7 +124,7 @@ export class Relay {
   private async prepare(): Promise<void> {
     const { config } = this.deps;
     const db = new pg.Client({ connectionString: config.pgUrl, application_name: 'outbox-relay' });
-    await connectOrExplain(db);
+    await connectOrExplain(db, { retriable: true });
     try {
       await checkWalLevel(db);
       const target = {
@@ -240,28 +241,12 @@ export class Relay {
 
   private async confirmedFlush(): Promise<Lsn> {
     const db = new pg.Client({ connectionString: this.deps.config.pgUrl });
-    await connectOrExplain(db);
+    await connectOrExplain(db, { retriable: true });
     try {
       const slot = await ensureSlot(db, this.deps.config.slot, false);
       return slot.confirmedFlushLsn ?? INVALID_LSN;
     } finally {
       await db.end();
     }
-  }
-}
-
-async function connectOrExplain(db: pg.Client): Promise<void> {
-  try {
-    await db.connect();
-  } catch (error) {
-    throw new RelayError(
-      'PG_CONNECT',
-      `cannot connect to PostgreSQL: ${(error as Error).message}`,
-      {
-        cause: error,
-        retriable: true,
-        hint: 'Check RELAY_PG_URL: host, port, database, user and password.',
-      },
-    );
   }
 }
