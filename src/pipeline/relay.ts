@@ -33,7 +33,6 @@ export interface RelayDeps {
 
 export interface StopReport {
   durableLsn: string;
-  clean: boolean;
 }
 
 const BACKOFF_INITIAL_MS = 500;
@@ -103,7 +102,7 @@ export class Relay {
       : this.lastDurable;
     this.lastDurable = durable;
     this.deps.health.stream = 'stopped';
-    return { durableLsn: formatLsn(durable), clean: true };
+    return { durableLsn: formatLsn(durable) };
   }
 
   /** Another relay streams from our slot: wait as its standby and try again soon. */

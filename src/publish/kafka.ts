@@ -37,7 +37,6 @@ export interface KafkaSinkOptions {
 }
 
 export interface KafkaSink {
-  readonly connected: boolean;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   /** Creates missing topics with the configured partition count; remembers known ones. */
@@ -77,7 +76,6 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
 }
 
 class KafkajsSink implements KafkaSink {
-  connected = false;
   private readonly kafka: Kafka;
   private readonly options: KafkaSinkOptions;
   private producer: Producer;
@@ -136,14 +134,12 @@ class KafkajsSink implements KafkaSink {
   async connect(): Promise<void> {
     try {
       await this.producer.connect();
-      this.connected = true;
     } catch (error) {
       throw kafkaError('cannot connect to Kafka', error, this.options.brokers);
     }
   }
 
   async disconnect(): Promise<void> {
-    this.connected = false;
     await Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect()]);
     this.admin = undefined;
   }
@@ -208,9 +204,7 @@ class KafkajsSink implements KafkaSink {
       if (this.needsReset) await this.reset();
       if (this.options.transactionalId) await this.sendInTransaction(records);
       else await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
-      this.connected = true;
     } catch (error) {
-      this.connected = false;
       this.needsReset = true;
       throw kafkaError('Kafka did not acknowledge a batch', error, this.options.brokers);
     }
