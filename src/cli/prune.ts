@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import pg from 'pg';
 import { RelayError } from '../domain/errors.ts';
-import { formatRetention, pruneOnce, type PruneReport } from '../ops/prune.ts';
+import { formatRetention, pruneOnce, pruneTargetFrom, type PruneReport } from '../ops/prune.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { connectOrExplain } from '../db/connect.ts';
 
@@ -62,15 +62,7 @@ async function runPrune(options: Record<string, unknown>): Promise<number> {
   });
   await connectOrExplain(db);
   try {
-    const target = {
-      pgUrl: config.pgUrl,
-      schema: config.outboxSchema,
-      table: config.outboxTable,
-      slot: config.slot,
-      retentionMs: config.retentionMs,
-      batchSize: config.pruneBatchSize,
-    };
-    const report = await pruneOnce(db, target, { dryRun, waitMs });
+    const report = await pruneOnce(db, pruneTargetFrom(config), { dryRun, waitMs });
     print(report, { dryRun, json: options.json === true, retention: config.retentionMs });
     if (report.confirmed) return EXIT.ok;
     process.stderr.write(

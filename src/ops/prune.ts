@@ -21,6 +21,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import type { RelayConfig } from '../config/schema.ts';
 import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { quoteIdent } from '../db/sql.ts';
@@ -33,6 +34,18 @@ export interface PruneTarget {
   slot: string;
   retentionMs: number;
   batchSize: number;
+}
+
+/** The outbox and slot that the relay's configuration names, with its retention settings. */
+export function pruneTargetFrom(config: RelayConfig): PruneTarget {
+  return {
+    pgUrl: config.pgUrl,
+    schema: config.outboxSchema,
+    table: config.outboxTable,
+    slot: config.slot,
+    retentionMs: config.retentionMs,
+    batchSize: config.pruneBatchSize,
+  };
 }
 
 /** Every transaction with an xid below `xmin` committed (or aborted) before `lsn`. */

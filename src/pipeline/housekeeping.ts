@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { RelayConfig } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
-import { ScheduledPrune } from '../ops/prune.ts';
+import { pruneTargetFrom, ScheduledPrune } from '../ops/prune.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 
 export interface HousekeepingDeps {
@@ -52,17 +52,7 @@ function startHeartbeat(deps: HousekeepingDeps, log: Logger): () => Promise<void
 }
 
 function startPrune(config: RelayConfig, log: Logger): () => Promise<void> {
-  const prune = new ScheduledPrune(
-    {
-      pgUrl: config.pgUrl,
-      schema: config.outboxSchema,
-      table: config.outboxTable,
-      slot: config.slot,
-      retentionMs: config.retentionMs,
-      batchSize: config.pruneBatchSize,
-    },
-    log,
-  );
+  const prune = new ScheduledPrune(pruneTargetFrom(config), log);
   const stop = every(config.pruneIntervalMs, () => prune.tick());
   return async () => {
     prune.stop();
