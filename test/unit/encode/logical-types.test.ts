@@ -52,3 +52,81 @@ describe('logical types', () => {
     );
   });
 });
+
+describe('timestamp-millis, date and decimal', () => {
+  it('writes timestamp-millis as a bigint long and reads it back exactly', () => {
+    const type = typeOf({ type: 'long', logicalType: 'timestamp-millis' });
+    const millis = 1_795_000_000_123n;
+    assert.equal(type.fromBuffer(type.toBuffer(millis)), millis);
+    assert.equal(type.isValid(1.5), false);
+  });
+
+  it('writes a date as its day count, an Avro int', () => {
+    const type = typeOf({ type: 'int', logicalType: 'date' });
+    assert.equal(
+      type.toBuffer(20_414).toString('hex'),
+      Buffer.from([0xfc, 0xbe, 0x02]).toString('hex'),
+    );
+    assert.equal(type.fromBuffer(type.toBuffer(-1)), -1);
+    assert.equal(type.isValid(1.5), false);
+  });
+
+  it("writes a decimal as the big-endian two's complement of its unscaled value", () => {
+    const type = typeOf({ type: 'bytes', logicalType: 'decimal', precision: 10, scale: 2 });
+    // 12.34 -> 1234 = 0x04d2, length-prefixed bytes: zigzag(2) = 04.
+    assert.equal(type.toBuffer('12.34').toString('hex'), '0404d2');
+    // -1.00 -> -100 = 0x9c in one byte.
+    assert.equal(type.toBuffer('-1').toString('hex'), '029c');
+    // 1.28 -> 128 = 0x80 would read as negative, so it takes two bytes: 00 80.
+    assert.equal(type.toBuffer('1.28').toString('hex'), '040080');
+    for (const text of ['0', '0.5', '-0.01', '99999999.99', '-99999999.99', '12.30']) {
+      const back = type.fromBuffer(type.toBuffer(text)) as string;
+      assert.equal(Number(back), Number(text));
+      assert.equal(back.split('.')[1]?.length, 2);
+    }
+  });
+
+  it('refuses a decimal that would need rounding or more digits than its precision', () => {
+    const type = typeOf({ type: 'bytes', logicalType: 'decimal', precision: 4, scale: 2 });
+    assert.equal(type.isValid('12.34'), true);
+    assert.equal(type.isValid('1.234'), false);
+    assert.equal(type.isValid('123.4'), false);
+    assert.equal(type.isValid('1e3'), false);
+    assert.equal(type.isValid(12.34), false);
+  });
+
+  it('writes a fixed-based decimal in exactly the fixed size, sign-extended', () => {
+    const type = typeOf({
+      type: 'fixed',
+      name: 'Money',
+      size: 4,
+      logicalType: 'decimal',
+      precision: 9,
+      scale: 2,
+    });
+    assert.equal(type.toBuffer('-0.01').toString('hex'), 'ffffffff');
+    assert.equal(type.fromBuffer(type.toBuffer('1234567.89')), '1234567.89');
+  });
+
+  it('keeps precision and scale in the schema it prints', () => {
+    const type = typeOf({ type: 'bytes', logicalType: 'decimal', precision: 10, scale: 2 });
+    assert.deepEqual(type.schema({ exportAttrs: true }), {
+      type: 'bytes',
+      logicalType: 'decimal',
+      precision: 10,
+      scale: 2,
+    });
+  });
+
+  it('rejects a decimal schema without a usable precision or scale', () => {
+    assert.throws(() => typeOf({ type: 'bytes', logicalType: 'decimal' }), /precision/);
+    assert.throws(
+      () => typeOf({ type: 'bytes', logicalType: 'decimal', precision: 2, scale: 3 }),
+      /scale/,
+    );
+    assert.throws(
+      () => typeOf({ type: 'string', logicalType: 'decimal', precision: 2 }),
+      /bytes or fixed/,
+    );
+  });
+});
