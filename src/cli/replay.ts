@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { connectReader, type OutboxSelection, type SelectorName } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
-import { createEnvelopeEncoder } from '../encode/index.ts';
+import { encoderFrom, routerFrom } from '../pipeline/create.ts';
 import { createLogger } from '../ops/logger.ts';
 import {
   replay,
@@ -12,7 +12,7 @@ import {
   type ReplaySummary,
 } from '../ops/replay.ts';
 import { createKafkaSink, type KafkaSink } from '../publish/kafka.ts';
-import { createRouter, topicNameProblem } from '../route/index.ts';
+import { topicNameProblem } from '../route/index.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 /** Each selector's flag; every one given narrows the selection. */
@@ -84,7 +84,8 @@ export function replayCommand(): Command {
 async function runReplay(options: Record<string, unknown>): Promise<number> {
   const request = replayRequest(options);
   const { config, sources } = configFromFlags(options, request.dryRun ? ['kafkaBrokers'] : []);
-  const router = createRouter({ topicTemplate: config.topicTemplate });
+  const router = routerFrom(config);
+  const encoder = encoderFrom(config);
   // Info logs (such as "created topics") would drown a terminal's output unless asked for.
   const level = sources.logLevel === 'default' ? 'warn' : config.logLevel;
   const logger = createLogger(level, process.stderr);
@@ -106,7 +107,7 @@ async function runReplay(options: Record<string, unknown>): Promise<number> {
       table: { schema: config.outboxSchema, table: config.outboxTable },
       db,
       sink,
-      encoder: createEnvelopeEncoder(),
+      encoder,
       router,
       batchMaxEvents: config.batchMaxEvents,
       batchMaxBytes: config.batchMaxBytes,

@@ -2,11 +2,10 @@
 import { Command } from 'commander';
 import { redactConfig } from '../config/redact.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { createRouter } from '../route/index.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { createMetrics } from '../ops/metrics.ts';
 import { HealthState, startHealthServer } from '../ops/health.ts';
-import { createRelay } from '../pipeline/create.ts';
+import { createRelay, encoderFrom, routerFrom } from '../pipeline/create.ts';
 import type { Relay } from '../pipeline/relay.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
@@ -28,7 +27,9 @@ export function runCommand(): Command {
     let config: RelayConfig;
     try {
       config = configFromFlags(options).config;
-      createRouter({ topicTemplate: config.topicTemplate }); // validates the template now
+      // Validates the topic template and the schema directory now, before anything connects.
+      routerFrom(config);
+      encoderFrom(config);
     } catch (error) {
       process.exitCode = reportError(error);
       return;

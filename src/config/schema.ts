@@ -141,6 +141,31 @@ export const SETTINGS = {
     default: 'outbox.deadletter',
     doc: 'Topic for rows that cannot become events (no aggregate id, malformed headers, ...), with the reason in headers.',
   }),
+  schemaDir: setting({
+    env: 'RELAY_SCHEMA_DIR',
+    flag: 'schema-dir',
+    schema: z.string(),
+    default: '',
+    doc: 'Directory of Avro schemas, one `<event type>.avsc` record schema per event type: such events are published as their payload encoded with that schema (see "Event schemas"). Empty: every event in the generic envelope.',
+  }),
+  eventsWithoutSchema: setting({
+    env: 'RELAY_EVENTS_WITHOUT_SCHEMA',
+    schema: z.enum(['envelope', 'dead-letter'], { error: 'must be envelope or dead-letter' }),
+    default: 'envelope',
+    doc: 'With `RELAY_SCHEMA_DIR` set, what an event whose type has no schema becomes: the generic envelope, or a dead letter (reason `unknown-event-type`).',
+  }),
+  cloudEvents: setting({
+    env: 'RELAY_CLOUDEVENTS',
+    schema: bool,
+    default: 'false',
+    doc: 'Add CloudEvents binary-mode headers (`ce_specversion`, `ce_id`, `ce_source`, `ce_type`, `ce_time`) to every event record.',
+  }),
+  cloudEventsSource: setting({
+    env: 'RELAY_CLOUDEVENTS_SOURCE',
+    schema: z.string(),
+    default: '',
+    doc: 'The `ce_source` of every event; empty means `/outbox-relay/<schema>/<table>`.',
+  }),
   delivery: setting({
     env: 'RELAY_DELIVERY',
     flag: 'delivery',

@@ -33,7 +33,11 @@ export type BadRowReason =
   | 'malformed-headers'
   | 'malformed-timestamp'
   | 'unroutable'
-  | 'unencodable';
+  | 'unencodable'
+  | 'schema-mismatch'
+  | 'unknown-event-type'
+  | 'malformed-payload'
+  | 'too-large';
 
 export type RowResult = { ok: true; event: OutboxEvent } | { ok: false; bad: BadRow };
 
@@ -57,6 +61,8 @@ export function rowToEvent(
   if (!value('aggregate_id')) {
     return bad('missing-aggregate-id', 'aggregate_id is null or empty: the event has no key');
   }
+  const payloadProblem = jsonTextProblem(relation, value('payload'));
+  if (payloadProblem) return bad('malformed-payload', payloadProblem);
   const headers = parseHeaders(value('headers'));
   if (typeof headers === 'string') return bad('malformed-headers', headers);
   const createdAtMicros = parseTimestamptz(value('created_at') as string);
@@ -76,6 +82,24 @@ export function rowToEvent(
       position,
     },
   };
+}
+
+const JSON_TYPE_OIDS = new Set([114 /* json */, 3802 /* jsonb */]);
+
+/**
+ * Postgres vouches for a json or jsonb payload; a payload kept in a text column is checked here,
+ * so that malformed JSON reaches the dead-letter topic instead of consumers.
+ */
+function jsonTextProblem(relation: Relation, payload: string | null): string | null {
+  if (payload === null) return null;
+  const column = relation.columns.find((c) => c.name === 'payload');
+  if (!column || JSON_TYPE_OIDS.has(column.typeOid)) return null;
+  try {
+    JSON.parse(payload);
+    return null;
+  } catch (error) {
+    return `payload is not JSON: ${(error as Error).message}`;
+  }
 }
 
 function rowRecord(relation: Relation, values: readonly TupleValue[]) {

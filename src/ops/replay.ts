@@ -22,7 +22,7 @@ import {
 import { RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { INVALID_LSN } from '../domain/lsn.ts';
-import type { EventEncoder } from '../encode/encoder.ts';
+import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import type { Router } from '../route/router.ts';
 
@@ -167,12 +167,12 @@ function encode(
   let routed: ReturnType<Router['route']> | null = null;
   try {
     routed = deps.router.route(event);
-    const value = deps.encoder.encodeValue(event);
     const topic = request.topic ?? routed.topic;
+    const value = deps.encoder.encodeValue(event, topic);
     return { topic, key: routed.key, headers: routed.headers, value, event, createdAt };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    return { reason: routed ? 'unencodable' : 'unroutable', detail };
+    return { reason: routed ? encodeFailureReason(error) : 'unroutable', detail };
   }
 }
 

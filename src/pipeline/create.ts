@@ -1,11 +1,12 @@
 /** Builds a relay and its Kafka sink from the configuration: the one wiring `run` and tests share. */
 import type { RelayConfig } from '../config/schema.ts';
-import { createEnvelopeEncoder } from '../encode/index.ts';
+import { createEventEncoder, type EventEncoder } from '../encode/encoder.ts';
+import { loadSchemaDirectory } from '../encode/schema-directory.ts';
 import type { HealthState } from '../ops/health.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
 import { createKafkaSink, type KafkaSink } from '../publish/kafka.ts';
-import { createRouter } from '../route/index.ts';
+import { createRouter, type Router } from '../route/index.ts';
 import { Relay } from './relay.ts';
 
 export function createRelay(
@@ -27,8 +28,26 @@ export function createRelay(
     ...observability,
     config,
     sink,
-    encoder: createEnvelopeEncoder(),
-    router: createRouter({ topicTemplate: config.topicTemplate }),
+    encoder: encoderFrom(config),
+    router: routerFrom(config),
   });
   return { relay, sink };
+}
+
+/** The encoder the settings ask for; a bad schema directory throws RelayError('CONFIG_INVALID'). */
+export function encoderFrom(config: RelayConfig): EventEncoder {
+  return createEventEncoder({
+    ...(config.schemaDir ? { schemas: loadSchemaDirectory(config.schemaDir) } : {}),
+    withoutSchema: config.eventsWithoutSchema,
+  });
+}
+
+/** The router the settings ask for; a bad topic template throws RelayError('CONFIG_INVALID'). */
+export function routerFrom(config: RelayConfig): Router {
+  const source =
+    config.cloudEventsSource || `/outbox-relay/${config.outboxSchema}/${config.outboxTable}`;
+  return createRouter({
+    topicTemplate: config.topicTemplate,
+    ...(config.cloudEvents ? { cloudEventsSource: source } : {}),
+  });
 }

@@ -11,7 +11,7 @@
 import type { Relation } from '../decode/pgoutput.ts';
 import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
 import { rowToEvent, type BadRow } from '../decode/outbox-row.ts';
-import type { EventEncoder } from '../encode/encoder.ts';
+import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
 import { AckTracker } from '../ack/tracker.ts';
 import type { Lsn } from '../domain/lsn.ts';
@@ -211,11 +211,11 @@ export class ReplicationSession {
         topic: route.topic,
         key: route.key,
         headers: route.headers,
-        value: this.deps.encoder.encodeValue(event),
+        value: this.deps.encoder.encodeValue(event, route.topic),
       };
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
-      const reason = route ? 'unencodable' : 'unroutable';
+      const reason = route ? encodeFailureReason(error) : 'unroutable';
       const row = {
         id: event.id,
         aggregate_type: event.aggregateType,

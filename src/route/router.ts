@@ -29,6 +29,8 @@ export interface Router {
 export interface RouterOptions {
   /** RELAY_TOPIC_TEMPLATE, e.g. `outbox.event.{aggregateType}`. */
   readonly topicTemplate: string;
+  /** RELAY_CLOUDEVENTS: the `ce_source` to add CloudEvents headers with, or undefined for none. */
+  readonly cloudEventsSource?: string | undefined;
 }
 
 /** Parses the template now: an invalid one throws RelayError('CONFIG_INVALID'). */
@@ -38,7 +40,7 @@ export function createRouter(options: RouterOptions): Router {
     route: (event) => ({
       topic: topicFor(event),
       key: routeKey(event),
-      headers: recordHeaders(event),
+      headers: recordHeaders(event, options),
     }),
   };
 }

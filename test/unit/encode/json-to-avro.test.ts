@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import avro from 'avsc';
+import { jsonToAvro, parseJsonExact, PayloadMismatch } from '../../../src/encode/json-to-avro.ts';
+import { eventSchemaOptions } from '../../../src/encode/schema-directory.ts';
+
+function typeOf(schema: unknown): avro.Type {
+  return avro.Type.forSchema(schema as avro.Schema, eventSchemaOptions());
+}
+
+function convert(schema: unknown, json: string): unknown {
+  return jsonToAvro(typeOf(schema), parseJsonExact(json));
+}
+
+function mismatch(schema: unknown, json: string, path: string, problem: RegExp): void {
+  assert.throws(
+    () => convert(schema, json),
+    (error: unknown) =>
+      error instanceof PayloadMismatch && error.path === path && problem.test(error.message),
+  );
+}
+
+const TS_MILLIS = { type: 'long', logicalType: 'timestamp-millis' };
+const TS_MICROS = { type: 'long', logicalType: 'timestamp-micros' };
+const DECIMAL = { type: 'bytes', logicalType: 'decimal', precision: 6, scale: 2 };
+
+describe('JSON payloads to Avro values', () => {
+  it('keeps every digit of a long beyond 2^53', () => {
+    assert.equal(convert('long', '9007199254740993'), 9_007_199_254_740_993n);
+    assert.equal(convert('long', '"-9223372036854775808"'), -(2n ** 63n));
+    mismatch('long', '9223372036854775808', '$', /does not fit a 64-bit long/);
+    mismatch('long', '1.5', '$', /expected a whole number/);
+  });
+
+  it('reads timestamps as epoch numbers or ISO-8601 text with an offset', () => {
+    assert.equal(convert(TS_MILLIS, '"2026-11-22T10:00:00.123Z"'), 1_795_341_600_123n);
+    assert.equal(convert(TS_MILLIS, '"2026-11-22T11:00:00.123+01:00"'), 1_795_341_600_123n);
+    assert.equal(convert(TS_MICROS, '"2026-11-22T10:00:00.123456Z"'), 1_795_341_600_123_456n);
+    assert.equal(convert(TS_MICROS, '"1969-12-31T23:59:59.999999Z"'), -1n);
+    assert.equal(convert(TS_MILLIS, '1795341600123'), 1_795_341_600_123n);
+    mismatch(TS_MILLIS, '"2026-11-22T10:00:00.1234Z"', '$', /more precision than milliseconds/);
+    mismatch(TS_MILLIS, '"2026-11-22T10:00:00"', '$', /ISO-8601 timestamp with an offset/);
+    mismatch(TS_MILLIS, '"2026-02-30T10:00:00Z"', '$', /ISO-8601/);
+  });
+
+  it('reads a date as YYYY-MM-DD or a day count', () => {
+    const date = { type: 'int', logicalType: 'date' };
+    assert.equal(convert(date, '"1970-01-02"'), 1);
+    assert.equal(convert(date, '"1969-12-31"'), -1);
+    assert.equal(convert(date, '20414'), 20_414);
+    mismatch(date, '"2026-13-01"', '$', /YYYY-MM-DD/);
+  });
+
+  it('reads a decimal from a JSON number or text without rounding it', () => {
+    assert.equal(convert(DECIMAL, '1234.5'), '1234.5');
+    assert.equal(convert(DECIMAL, '"-0.01"'), '-0.01');
+    mismatch(DECIMAL, '1.005', '$', /at most 2 fraction digits/);
+    mismatch(DECIMAL, '12345.67', '$', /6 digits in all/);
+    mismatch(DECIMAL, '1e2', '$', /decimal/);
+  });
+
+  it('resolves a union from plain JSON, trying its types in order', () => {
+    const schema = ['null', 'string', 'long'];
+    assert.equal(convert(schema, 'null'), null);
+    assert.deepEqual(convert(schema, '"x"'), { string: 'x' });
+    assert.deepEqual(convert(schema, '42'), { long: 42n });
+    mismatch(schema, 'true', '$', /matches none of the union's types \(null, string, long\)/);
+  });
+
+  it('fills defaults, and names a missing required field or an unknown one', () => {
+    const schema = {
+      type: 'record',
+      name: 'R',
+      fields: [
+        { name: 'a', type: 'string' },
+        { name: 'b', type: 'int', default: 7 },
+        {
+          name: 'inner',
+          type: { type: 'record', name: 'I', fields: [{ name: 'x', type: 'int' }] },
+        },
+      ],
+    };
+    assert.deepEqual(convert(schema, '{"a":"v","inner":{"x":1}}'), {
+      a: 'v',
+      b: 7,
+      inner: { x: 1 },
+    });
+    mismatch(schema, '{"inner":{"x":1}}', '$.a', /required field is missing/);
+    mismatch(schema, '{"a":"v","inner":{"x":1,"y":2}}', '$.inner.y', /has no such field/);
+    mismatch(schema, '{"a":"v","inner":{"x":"1"}}', '$.inner.x', /expected a whole number \(int\)/);
+  });
+
+  it('names the index of a bad array item and checks enums, bytes and int range', () => {
+    mismatch({ type: 'array', items: 'int' }, '[1, 2, "3"]', '$[2]', /int/);
+    mismatch({ type: 'enum', name: 'E', symbols: ['A', 'B'] }, '"C"', '$', /one of A, B/);
+    assert.deepEqual(convert('bytes', '"AQID"'), Buffer.from([1, 2, 3]));
+    mismatch('int', '2147483648', '$', /does not fit a 32-bit int/);
+  });
+});
