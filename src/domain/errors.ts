@@ -12,6 +12,7 @@ export type RelayErrorCode =
   | 'PG_REPLICATION_LOST'
   | 'KAFKA_CONNECT'
   | 'KAFKA_PUBLISH'
+  | 'KAFKA_TOO_LARGE'
   | 'DECODE'
   | 'ENCODE'
   | 'MIGRATION'

@@ -13,6 +13,7 @@ import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
 import { rowToEvent, type BadRow } from '../decode/outbox-row.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
+import { AGGREGATE_TYPE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER } from '../route/headers.ts';
 import { AckTracker } from '../ack/tracker.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import { formatLsn } from '../domain/lsn.ts';
@@ -88,6 +89,10 @@ export class ReplicationSession {
       {
         acknowledged: (records) => this.onAcknowledged(records),
         failed: (error, attempt, retryInMs) => this.onPublishFailed(error, attempt, retryInMs),
+        tooLarge: (record, error) => this.tooLargeDeadLetter(record, error),
+        ...(deps.encoder.ready
+          ? { beforeSend: () => deps.encoder.ready?.() ?? Promise.resolve() }
+          : {}),
       },
       { ...options, checkpoint: options.checkpointRecord, failFast: !!options.checkpointRecord },
     );
@@ -190,7 +195,7 @@ export class ReplicationSession {
       return;
     }
     const result = rowToEvent(relation, values, position);
-    const record = result.ok ? this.encode(result.event) : this.deadLetterRecord(result.bad, null);
+    const record = result.ok ? this.encode(result.event) : this.badRowRecord(result.bad);
     this.tracker.add(tx.seq);
     this.publisher.enqueue({
       ...record,
@@ -231,6 +236,14 @@ export class ReplicationSession {
     }
   }
 
+  private badRowRecord(bad: BadRow) {
+    const intended = this.deps.router.intendedTopic({
+      aggregateType: bad.row.aggregate_type ?? null,
+      eventType: bad.row.event_type ?? null,
+    });
+    return this.deadLetterRecord(bad, intended);
+  }
+
   private deadLetterRecord(bad: BadRow, intendedTopic: string | null) {
     this.deps.metrics.deadLetters.inc({ reason: bad.reason });
     this.log.warn(
@@ -243,6 +256,33 @@ export class ReplicationSession {
       'outbox row sent to the dead-letter topic',
     );
     return deadLetter(bad, this.options.deadLetterTopic, intendedTopic);
+  }
+
+  /**
+   * A dead letter for a record the broker refused as too large. It names the event and where it
+   * was going; the payload, which is what made it too large, stays in the outbox table, from
+   * where `outbox-relay replay --event-id` sends it once the limit is raised.
+   */
+  private tooLargeDeadLetter(record: PendingRecord, error: unknown): PendingRecord {
+    const eventId = record.headers[EVENT_ID_HEADER] ?? null;
+    const bad: BadRow = {
+      reason: 'too-large',
+      detail:
+        `the record is ${record.value.length} bytes, more than the broker accepts ` +
+        `(${error instanceof Error ? error.message : String(error)}); its payload is left out ` +
+        'here and stays in the outbox table',
+      row: {
+        id: eventId,
+        aggregate_type: record.headers[AGGREGATE_TYPE_HEADER] ?? null,
+        aggregate_id: record.key,
+        event_type: record.headers[EVENT_TYPE_HEADER] ?? null,
+        payload: null,
+      },
+      eventId,
+      position: { commitLsn: record.commitLsn, txSeq: record.txSeq, index: record.index },
+    };
+    const intended = record.topic === this.options.deadLetterTopic ? null : record.topic;
+    return { ...record, ...this.deadLetterRecord(bad, intended) };
   }
 
   private onCommit(endLsn: Lsn): void {

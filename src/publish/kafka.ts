@@ -206,6 +206,16 @@ class KafkajsSink implements KafkaSink {
       else await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
     } catch (error) {
       this.needsReset = true;
+      if (tooLarge(error)) {
+        throw new RelayError(
+          'KAFKA_TOO_LARGE',
+          `Kafka refused a batch as too large: ${String(error)}`,
+          {
+            cause: error,
+            hint: "A record is larger than the broker's message.max.bytes or the topic's max.message.bytes.",
+          },
+        );
+      }
       throw kafkaError('Kafka did not acknowledge a batch', error, this.options.brokers);
     }
   }
@@ -263,6 +273,16 @@ function groupByTopic(records: readonly KafkaRecord[]) {
     });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+const TOO_LARGE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** True when the broker refused the request for its size: retrying it unchanged never helps. */
+function tooLarge(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 5) return false;
+  if (TOO_LARGE_TYPES.has((error as Error & { type?: string }).type ?? '')) return true;
+  const nested = (error as Error & { errors?: unknown[] }).errors ?? [];
+  return tooLarge(error.cause, depth + 1) || nested.some((e) => tooLarge(e, depth + 1));
 }
 
 function kafkaError(what: string, error: unknown, brokers: string[]): RelayError {

@@ -7,6 +7,7 @@
  * succeeds or the publisher is abandoned. Nothing is dropped.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RelayError } from '../domain/errors.ts';
 import { Fifo } from '../domain/fifo.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import type { KafkaRecord, KafkaSink } from './kafka.ts';
@@ -26,6 +27,13 @@ export interface PublisherHooks {
   acknowledged(records: readonly PendingRecord[]): void;
   /** A request failed; it is retried in `retryInMs`, or never (null) when failing fast. */
   failed(error: unknown, attempt: number, retryInMs: number | null): void;
+  /**
+   * Kafka refused this one record as too large: what to send in its place (a small dead letter
+   * for the same transaction and position). A replacement that is refused too is fatal.
+   */
+  tooLarge(record: PendingRecord, error: unknown): PendingRecord;
+  /** Resolves when the records enqueued so far are ready to send (schema ids filled in). */
+  beforeSend?(): Promise<void>;
 }
 
 export interface PublisherOptions {
@@ -46,6 +54,8 @@ export class Publisher {
   private readonly queue = new Fifo<PendingRecord>();
   private running: Promise<void> | null = null;
   private abandoned = false;
+  /** Dead letters sent in place of too-large records; one refused too means a broken limit. */
+  private readonly replacements = new WeakSet<PendingRecord>();
   private readonly abort = new AbortController();
   private readonly sink: KafkaSink;
   private readonly hooks: PublisherHooks;
@@ -83,10 +93,9 @@ export class Publisher {
 
   private async loop(): Promise<void> {
     while (!this.abandoned && this.waiting > 0) {
-      const batch = this.takeBatch();
-      await this.sendWithRetry(batch);
+      const sent = await this.sendWithRetry(this.takeBatch());
       if (this.abandoned) return;
-      this.hooks.acknowledged(batch);
+      this.hooks.acknowledged(sent);
     }
   }
 
@@ -106,20 +115,27 @@ export class Publisher {
     return this.queue.take(count);
   }
 
-  private async sendWithRetry(batch: PendingRecord[]): Promise<void> {
+  /** Sends `batch` and returns what Kafka now holds: the batch, with too-large records replaced. */
+  private async sendWithRetry(batch: PendingRecord[]): Promise<PendingRecord[]> {
     for (let attempt = 1; ; attempt++) {
       try {
+        await this.hooks.beforeSend?.();
         await this.sink.ensureTopics([...new Set(batch.map((r) => r.topic))]);
         const last = batch[batch.length - 1];
         const checkpoint = last && this.options.checkpoint?.(last);
         await this.sink.send(checkpoint ? [...batch, checkpoint] : batch);
-        return;
+        return batch;
       } catch (error) {
-        if (this.abandoned) return;
-        if (this.options.failFast) {
+        if (this.abandoned) return batch;
+        // Deterministic, and refused before anything was written (a Kafka transaction is
+        // aborted): split until the one record is found, and send a dead letter in its place.
+        if (error instanceof RelayError && error.code === 'KAFKA_TOO_LARGE') {
+          return this.splitTooLarge(batch, error);
+        }
+        if (this.options.failFast || (error instanceof RelayError && !error.retriable)) {
           this.abandoned = true;
           this.hooks.failed(error, attempt, null);
-          return;
+          return batch;
         }
         const delay = Math.min(
           this.options.retryMaxMs,
@@ -127,8 +143,26 @@ export class Publisher {
         );
         this.hooks.failed(error, attempt, delay);
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
-        if (this.abandoned) return;
+        if (this.abandoned) return batch;
       }
     }
+  }
+
+  private async splitTooLarge(batch: PendingRecord[], error: RelayError): Promise<PendingRecord[]> {
+    const [only] = batch;
+    if (batch.length === 1 && only) {
+      if (this.replacements.has(only)) {
+        this.abandoned = true;
+        this.hooks.failed(error, 1, null);
+        return batch;
+      }
+      const replacement = this.hooks.tooLarge(only, error);
+      this.replacements.add(replacement);
+      return this.sendWithRetry([replacement]);
+    }
+    const half = Math.ceil(batch.length / 2);
+    const first = await this.sendWithRetry(batch.slice(0, half));
+    if (this.abandoned) return first;
+    return [...first, ...(await this.sendWithRetry(batch.slice(half)))];
   }
 }

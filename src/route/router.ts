@@ -24,6 +24,8 @@ export interface RoutedRecord {
 export interface Router {
   /** Throws RelayError('ENCODE') naming the event id if the event cannot be routed. */
   route(event: OutboxEvent): RoutedRecord;
+  /** The topic a row would have gone to, for a dead letter's header; null when unknowable. */
+  intendedTopic(row: { aggregateType: string | null; eventType: string | null }): string | null;
 }
 
 export interface RouterOptions {
@@ -35,13 +37,20 @@ export interface RouterOptions {
 
 /** Parses the template now: an invalid one throws RelayError('CONFIG_INVALID'). */
 export function createRouter(options: RouterOptions): Router {
-  const topicFor = createTopicResolver(parseTopicTemplate(options.topicTemplate));
+  const template = parseTopicTemplate(options.topicTemplate);
+  const topicFor = createTopicResolver(template);
   return {
     route: (event) => ({
       topic: topicFor(event),
       key: routeKey(event),
       headers: recordHeaders(event, options),
     }),
+    intendedTopic: ({ aggregateType, eventType }) => {
+      const values = { aggregateType: aggregateType ?? '', eventType: eventType ?? '' };
+      if (template.placeholders.some((name) => !values[name])) return null;
+      const topic = template.render(values);
+      return topicNameProblem(topic) === undefined ? topic : null;
+    },
   };
 }
 
