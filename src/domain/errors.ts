@@ -13,6 +13,7 @@ export type RelayErrorCode =
   | 'KAFKA_CONNECT'
   | 'KAFKA_PUBLISH'
   | 'KAFKA_TOO_LARGE'
+  | 'REGISTRY'
   | 'DECODE'
   | 'ENCODE'
   | 'MIGRATION'
