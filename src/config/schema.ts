@@ -4,6 +4,7 @@
  * (`npm run docs:config`), and a test fails when the two differ.
  */
 import { z } from 'zod';
+import { COMPATIBILITY_LEVELS } from '../encode/compatibility.ts';
 
 export interface SettingSpec<T extends z.ZodType = z.ZodType> {
   /** Environment variable. */
@@ -165,6 +166,51 @@ export const SETTINGS = {
     schema: z.string(),
     default: '',
     doc: 'The `ce_source` of every event; empty means `/outbox-relay/<schema>/<table>`.',
+  }),
+  schemaRegistryUrl: setting({
+    env: 'RELAY_SCHEMA_REGISTRY_URL',
+    flag: 'schema-registry-url',
+    schema: z.union([
+      z.literal(''),
+      z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    ]),
+    default: '',
+    doc: "A Confluent-compatible schema registry (Confluent, Apicurio's `/apis/ccompat/v7`, ...). Set: values use the Confluent wire format (magic byte 0, 4-byte schema id, Avro body). Empty: Avro single-object encoding, no registry.",
+  }),
+  schemaRegistryUsername: setting({
+    env: 'RELAY_SCHEMA_REGISTRY_USERNAME',
+    schema: z.string(),
+    default: '',
+    doc: 'Basic-auth user for the schema registry; empty for none.',
+  }),
+  schemaRegistryPassword: setting({
+    env: 'RELAY_SCHEMA_REGISTRY_PASSWORD',
+    schema: z.string(),
+    secret: true,
+    default: '',
+    doc: 'Basic-auth password for the schema registry (`RELAY_SCHEMA_REGISTRY_PASSWORD_FILE` to read it from a file).',
+  }),
+  schemaAutoRegister: setting({
+    env: 'RELAY_SCHEMA_REGISTRY_AUTO_REGISTER',
+    schema: bool,
+    default: 'true',
+    doc: 'Register schemas the registry does not have yet (after checking them against `RELAY_SCHEMA_COMPATIBILITY`). With false, schemas are only looked up, and an unregistered one stops the relay.',
+  }),
+  schemaSubjectStrategy: setting({
+    env: 'RELAY_SCHEMA_SUBJECT_STRATEGY',
+    schema: z.enum(['topic', 'record', 'topic-record'], {
+      error: 'must be topic, record or topic-record',
+    }),
+    default: 'topic-record',
+    doc: "Subject a schema is registered under: `topic` (`<topic>-value`), `record` (the record's full name) or `topic-record` (`<topic>-<full name>`). The default suits outbox topics, which carry several event types.",
+  }),
+  schemaCompatibility: setting({
+    env: 'RELAY_SCHEMA_COMPATIBILITY',
+    schema: z.enum(COMPATIBILITY_LEVELS, {
+      error: `must be one of ${COMPATIBILITY_LEVELS.join(', ')}`,
+    }),
+    default: 'BACKWARD',
+    doc: 'Compatibility a schema must keep with the versions the registry already holds under its subject, checked at start and by `outbox-relay schemas check`: BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE.',
   }),
   delivery: setting({
     env: 'RELAY_DELIVERY',

@@ -1,0 +1,103 @@
+/**
+ * Compares the local event schemas with what a registry already holds for them: the check
+ * behind `outbox-relay schemas check` and behind the relay's start. A problem names the schema
+ * file, the subject, the field and the rule broken.
+ */
+import avro from 'avsc';
+import {
+  checkCompatibility,
+  type CompatibilityLevel,
+  type Incompatibility,
+} from './compatibility.ts';
+import { subjectName, type SubjectStrategy } from './registry-wire-format.ts';
+import { eventSchemaOptions, type EventSchema } from './schema-directory.ts';
+
+/** What the check needs from a registry client. */
+export interface RegistryHistory {
+  subjects(): Promise<string[]>;
+  /** Every schema registered under the subject, oldest first, as JSON text. */
+  versions(subject: string): Promise<string[]>;
+}
+
+export interface SubjectReport {
+  readonly eventType: string;
+  readonly file: string;
+  readonly subject: string;
+  /** Versions the registry holds under the subject. */
+  readonly versions: number;
+  readonly problems: readonly Incompatibility[];
+}
+
+export interface CheckOptions {
+  registry: RegistryHistory;
+  strategy: SubjectStrategy;
+  level: CompatibilityLevel;
+  /** For the `topic` strategy, whose subjects hold a topic name: topics to check under. */
+  topics?: readonly string[];
+}
+
+/**
+ * One report per (local schema, existing subject). A schema whose subjects do not exist yet has
+ * nothing to be incompatible with and gets a report with 0 versions.
+ */
+export async function checkSchemas(
+  schemas: ReadonlyMap<string, EventSchema>,
+  options: CheckOptions,
+): Promise<SubjectReport[]> {
+  const existing = await options.registry.subjects();
+  const reports: SubjectReport[] = [];
+  for (const schema of schemas.values()) {
+    const subjects = await subjectsOf(schema, existing, options);
+    if (subjects.length === 0) {
+      const subject = subjectName(options.strategy, '<topic>', schema.fullName);
+      reports.push({ ...identity(schema), subject, versions: 0, problems: [] });
+    }
+    for (const subject of subjects) {
+      const history = (await options.registry.versions(subject)).map(parse);
+      const problems = checkCompatibility(schema.type, history, options.level);
+      reports.push({ ...identity(schema), subject, versions: history.length, problems });
+    }
+  }
+  return reports;
+}
+
+function identity(schema: EventSchema) {
+  return { eventType: schema.eventType, file: schema.file };
+}
+
+function parse(text: string): avro.Type {
+  return avro.Type.forSchema(JSON.parse(text) as avro.Schema, eventSchemaOptions());
+}
+
+/** The registry's subjects this schema would be registered under, by the strategy. */
+async function subjectsOf(
+  schema: EventSchema,
+  existing: readonly string[],
+  options: CheckOptions,
+): Promise<string[]> {
+  switch (options.strategy) {
+    case 'record':
+      return existing.filter((s) => s === schema.fullName);
+    case 'topic-record':
+      return existing.filter((s) => s.endsWith(`-${schema.fullName}`));
+    case 'topic': {
+      // A topic's subject may hold any record: the ones whose latest version is this record.
+      const candidates = options.topics
+        ? options.topics.map((t) => `${t}-value`).filter((s) => existing.includes(s))
+        : existing.filter((s) => s.endsWith('-value'));
+      const mine: string[] = [];
+      for (const subject of candidates) {
+        const latest = (await options.registry.versions(subject)).at(-1);
+        if (latest !== undefined && parse(latest).name === schema.fullName) mine.push(subject);
+      }
+      return mine;
+    }
+  }
+}
+
+/** The problems of a report as lines for a terminal or a log. */
+export function describeProblems(report: SubjectReport): string[] {
+  return report.problems.map(
+    (p) => `${report.file} -> subject "${report.subject}": ${p.rule} at ${p.path}: ${p.message}`,
+  );
+}
