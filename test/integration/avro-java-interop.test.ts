@@ -18,6 +18,9 @@ import {
 import { avroTypeOptions, logicalTypes } from '../../src/encode/logical-types.ts';
 import { packageRoot } from '../../src/encode/schema-file.ts';
 import { createSingleObjectWriter } from '../../src/encode/single-object.ts';
+import { createEventEncoder } from '../../src/encode/encoder.ts';
+import { registryWireFormat } from '../../src/encode/registry-wire-format.ts';
+import { loadSchemaDirectory } from '../../src/encode/schema-directory.ts';
 import {
   AVRO_JAVA_VERSION,
   avroJavaClasspath,
@@ -241,5 +244,59 @@ describe(`Apache Avro Java ${AVRO_JAVA_VERSION} reads the logical types the rela
       Array<Record<string, string>>(3).fill(logicalTypesAsJavaShowsThem(record)),
     );
     assert.deepEqual(rendered.map(parseAvroJavaJson), expected);
+  });
+});
+
+describe(`Apache Avro Java ${AVRO_JAVA_VERSION} reads typed events encoded from JSON payloads`, () => {
+  const schemas = loadSchemaDirectory('test/fixtures/schemas');
+  const payload = JSON.stringify({
+    orderId: '018f4f8e-7b1c-7cc3-9a5e-2b7d0c1e9f00',
+    customer: HARD_TEXT,
+    total: 1234.5,
+    placedAt: '2026-11-22T11:00:00.123+01:00',
+    placedAtMicros: '1969-12-31T23:59:59.999999Z',
+    deliveryDate: '2026-11-30',
+    quantity: -3,
+    sequence: 0,
+    weight: 1.25,
+    note: 'ring twice',
+    status: 'PAID',
+    lines: [{ sku: 'A-1', count: 2 }],
+    attributes: { gift: 'yes' },
+  }).replace('"sequence":0', '"sequence":9007199254740993');
+  const expected = {
+    orderId: '018f4f8e-7b1c-7cc3-9a5e-2b7d0c1e9f00',
+    customer: HARD_TEXT,
+    total: '1234.50',
+    placedAt: '2026-11-22T10:00:00.123Z',
+    placedAtMicros: '1969-12-31T23:59:59.999999Z',
+    deliveryDate: '2026-11-30',
+    quantity: '-3',
+    sequence: '9007199254740993',
+    weight: '1.25',
+    express: false,
+    note: 'ring twice',
+    status: 'PAID',
+    lines: [{ sku: 'A-1', count: '2' }],
+    attributes: { gift: 'yes' },
+  };
+
+  it('in single-object encoding and in the Confluent wire format', async () => {
+    const schema = schemas.get('OrderPlaced');
+    assert.ok(schema);
+    const event = sampleEvent({ eventType: 'OrderPlaced', payload });
+    const singleObject = createEventEncoder({ schemas }).encodeValue(event, 'orders');
+    const registry = { register: () => Promise.resolve(7), lookup: () => Promise.resolve(7) };
+    const confluent = createEventEncoder({
+      schemas,
+      wireFormat: registryWireFormat({ registry, strategy: 'topic-record', autoRegister: true }),
+    });
+    const framed = confluent.encodeValue(event, 'orders');
+    await confluent.ready?.();
+    const rendered = await decodeWithAvroJava([
+      { schema: schema.text, bytes: singleObject, format: 'single-object' },
+      { schema: schema.text, bytes: framed, format: 'confluent' },
+    ]);
+    assert.deepEqual(rendered.map(parseAvroJavaJson), [expected, expected]);
   });
 });
