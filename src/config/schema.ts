@@ -212,6 +212,12 @@ export const SETTINGS = {
     default: 'BACKWARD',
     doc: 'Compatibility a schema must keep with the versions the registry already holds under its subject, checked at start and by `outbox-relay schemas check`: BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE or NONE.',
   }),
+  keyFormat: setting({
+    env: 'RELAY_KEY_FORMAT',
+    schema: z.enum(['string', 'avro'], { error: 'must be string or avro' }),
+    default: 'string',
+    doc: 'Record key: the aggregate id as plain UTF-8 (`string`), or as an Avro `"string"` in the same wire format as values (`avro`; subject `<topic>-key` under the `topic` strategy), for consumers whose key deserializer expects Avro. Partitions follow the key bytes either way.',
+  }),
   delivery: setting({
     env: 'RELAY_DELIVERY',
     flag: 'delivery',

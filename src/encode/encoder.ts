@@ -7,14 +7,14 @@
  * RELAY_EVENTS_WITHOUT_SCHEMA says so. How a value names its schema (single-object encoding, or
  * a registry's id) is the wire format's business.
  */
-import type avro from 'avsc';
+import avro from 'avsc';
 import { RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { envelopeSchema, toEnvelopeRecord } from './envelope.ts';
 import { jsonToAvro, parseJsonExact, PayloadMismatch } from './json-to-avro.ts';
 import { avroTypeLabel } from './logical-types.ts';
 import type { EventSchema } from './schema-directory.ts';
-import { createSingleObjectWriter } from './single-object.ts';
+import { createSingleObjectWriter, schemaFingerprint } from './single-object.ts';
 
 /**
  * Encodes events for Kafka. Implementations may choose a schema per event type or register
@@ -26,6 +26,8 @@ export interface EventEncoder {
    * when the event cannot be encoded (it is then dead-lettered).
    */
   encodeValue(event: OutboxEvent, topic?: string): Buffer;
+  /** Present with RELAY_KEY_FORMAT=avro: the aggregate id as an Avro string, framed as values are. */
+  encodeKey?(aggregateId: string, topic: string): Buffer;
   /**
    * Resolves once every value returned so far is complete (a registry's schema id may be
    * filled in later); rejects with the registry's error. Absent: values are complete at once.
@@ -56,7 +58,7 @@ export function encodeFailureReason(error: unknown): EncodeFailureReason {
 
 /** Writes a value of a schema in the wire format; `topic` matters to registry subjects only. */
 export interface WireFormat {
-  writer(schema: WritableSchema, topic: string): (value: unknown) => Buffer;
+  writer(schema: WritableSchema, topic: string, part?: 'key' | 'value'): (value: unknown) => Buffer;
   /** As EventEncoder.ready. */
   ready?(): Promise<void>;
 }
@@ -81,6 +83,8 @@ export interface EventEncoderOptions {
   /** What an event whose type has no schema becomes. */
   withoutSchema?: 'envelope' | 'dead-letter';
   wireFormat?: WireFormat;
+  /** Keys as Avro strings in the wire format, instead of plain UTF-8. */
+  avroKeys?: boolean;
 }
 
 export const WITHOUT_SCHEMA_SETTING = 'RELAY_EVENTS_WITHOUT_SCHEMA';
@@ -102,9 +106,21 @@ export function createEventEncoder(options: EventEncoderOptions = {}): EventEnco
       if (options.withoutSchema === 'dead-letter') throw noSchema(event);
       return encodeEnvelope(event, wireFormat.writer(envelopeWritable, topic));
     },
+    ...(options.avroKeys
+      ? {
+          encodeKey: (aggregateId: string, topic: string) =>
+            wireFormat.writer(KEY_SCHEMA, topic, 'key')(aggregateId),
+        }
+      : {}),
     ...(wireFormat.ready ? { ready: () => wireFormat.ready?.() ?? Promise.resolve() } : {}),
   };
 }
+
+/** The key schema with RELAY_KEY_FORMAT=avro: the aggregate id as an Avro string. */
+const KEY_SCHEMA: WritableSchema = (() => {
+  const type = avro.Type.forSchema('string');
+  return { type, text: '"string"', fullName: 'string', fingerprint: schemaFingerprint(type) };
+})();
 
 /** Every event as the envelope record, in Avro single-object encoding. */
 export function createEnvelopeEncoder(): EventEncoder {

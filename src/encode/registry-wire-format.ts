@@ -86,8 +86,8 @@ export function registryWireFormat(options: RegistryWireFormatOptions): WireForm
   };
 
   return {
-    writer(schema, topic) {
-      const subject = subjectName(options.strategy, topic, schema.fullName);
+    writer(schema, topic, part = 'value') {
+      const subject = subjectName(options.strategy, topic, schema.fullName, part);
       const key = `${subject}\u0000${schema.fingerprint}`;
       let entry = entries.get(key);
       if (!entry) {

@@ -95,7 +95,6 @@ export interface ReplaySummary {
 }
 
 interface PlannedRecord extends KafkaRecord {
-  readonly key: string;
   readonly event: OutboxEvent;
   /** created_at as Postgres printed it: where a resumed replay starts. */
   readonly createdAt: string;
@@ -169,7 +168,8 @@ function encode(
     routed = deps.router.route(event);
     const topic = request.topic ?? routed.topic;
     const value = deps.encoder.encodeValue(event, topic);
-    return { topic, key: routed.key, headers: routed.headers, value, event, createdAt };
+    const key = deps.encoder.encodeKey?.(routed.key, topic) ?? routed.key;
+    return { topic, key, headers: routed.headers, value, event, createdAt };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     return { reason: routed ? encodeFailureReason(error) : 'unroutable', detail };
@@ -194,6 +194,7 @@ function sender(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary
       firstSentAt ??= performance.now();
       if (request.rate)
         await sleepUntil(firstSentAt + ((summary.sent + batch.length - 1) * 1000) / request.rate);
+      await deps.encoder.ready?.(); // schema ids from the registry, when one is in use
       await publish(sink, batch);
       batch.forEach((r) => countEvent(deps.hooks, summary, r));
       summary.sent += batch.length;
@@ -206,7 +207,8 @@ function sender(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary
 
 function countEvent(hooks: ReplayHooks | undefined, summary: ReplaySummary, r: PlannedRecord) {
   summary.topics[r.topic] = (summary.topics[r.topic] ?? 0) + 1;
-  hooks?.event?.({ id: r.event.id, topic: r.topic, key: r.key, eventType: r.event.eventType });
+  const key = r.event.aggregateId;
+  hooks?.event?.({ id: r.event.id, topic: r.topic, key, eventType: r.event.eventType });
 }
 
 async function publish(sink: KafkaSink, batch: readonly PlannedRecord[]): Promise<void> {

@@ -39,6 +39,7 @@ export function encoderFrom(config: RelayConfig): EventEncoder {
   return createEventEncoder({
     ...(config.schemaDir ? { schemas: loadSchemaDirectory(config.schemaDir) } : {}),
     withoutSchema: config.eventsWithoutSchema,
+    avroKeys: config.keyFormat === 'avro',
   });
 }
 

@@ -214,7 +214,7 @@ export class ReplicationSession {
       route = this.deps.router.route(event);
       return {
         topic: route.topic,
-        key: route.key,
+        key: this.deps.encoder.encodeKey?.(route.key, route.topic) ?? route.key,
         headers: route.headers,
         value: this.deps.encoder.encodeValue(event, route.topic),
       };
@@ -274,7 +274,7 @@ export class ReplicationSession {
       row: {
         id: eventId,
         aggregate_type: record.headers[AGGREGATE_TYPE_HEADER] ?? null,
-        aggregate_id: record.key,
+        aggregate_id: typeof record.key === 'string' ? record.key : null,
         event_type: record.headers[EVENT_TYPE_HEADER] ?? null,
         payload: null,
       },

@@ -21,7 +21,8 @@ import type { Logger } from '../ops/logger.ts';
 
 export interface KafkaRecord {
   readonly topic: string;
-  readonly key: string | null;
+  /** The aggregate id as UTF-8 text, or its Avro encoding (RELAY_KEY_FORMAT=avro). */
+  readonly key: string | Buffer | null;
   readonly value: Buffer;
   readonly headers: Readonly<Record<string, string>>;
 }
@@ -261,7 +262,7 @@ class KafkajsSink implements KafkaSink {
 function groupByTopic(records: readonly KafkaRecord[]) {
   const byTopic = new Map<
     string,
-    { key: string | null; value: Buffer; headers: Record<string, string> }[]
+    { key: string | Buffer | null; value: Buffer; headers: Record<string, string> }[]
   >();
   for (const record of records) {
     let messages = byTopic.get(record.topic);

@@ -107,3 +107,22 @@ describe('Confluent wire format', () => {
     );
   });
 });
+
+describe('Avro keys', () => {
+  it('encodes the aggregate id as an Avro string under the key subject', async () => {
+    const { registry, calls } = fakeRegistry();
+    const encoder = createEventEncoder({
+      schemas,
+      avroKeys: true,
+      wireFormat: registryWireFormat({ registry, strategy: 'topic', autoRegister: true }),
+    });
+    const key = encoder.encodeKey?.('ord-42', 'orders');
+    assert.ok(key);
+    await encoder.ready?.();
+    const { id, body } = readConfluentFrame(key);
+    assert.equal(id, 1);
+    assert.equal(body.toString('hex'), '0c' + Buffer.from('ord-42').toString('hex'));
+    assert.deepEqual(calls, ['register orders-key']);
+    assert.equal(createEventEncoder({ schemas }).encodeKey, undefined);
+  });
+});
