@@ -47,7 +47,7 @@ async function publish(sizes: number[], limit: number, failFast = false) {
     {
       acknowledged: (records) => acknowledged.push(...records),
       failed: (error) => failures.push(error),
-      tooLarge: (r) => ({ ...r, topic: 'dlq', value: Buffer.from(`too large: ${r.key}`) }),
+      tooLarge: (r) => ({ ...r, topic: 'dlq', value: Buffer.from(`too large: ${String(r.key)}`) }),
     },
     { batchMaxEvents: 100, batchMaxBytes: 1_000_000, failFast },
   );
@@ -61,7 +61,7 @@ describe('publisher and records the broker refuses as too large', () => {
     const { acknowledged, failures } = await publish([10, 10, 10, 500, 10, 10, 10], 100);
     assert.deepEqual(failures, []);
     assert.deepEqual(
-      acknowledged.map((r) => `${r.topic}:${r.key}`),
+      acknowledged.map((r) => `${r.topic}:${String(r.key)}`),
       ['t:k0', 't:k1', 't:k2', 'dlq:k3', 't:k4', 't:k5', 't:k6'],
     );
     assert.deepEqual(
