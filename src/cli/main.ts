@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { configCommand } from './config-show.ts';
 import { doctorCommand } from './doctor.ts';
+import { schemasCommand } from './schemas.ts';
 import { migrateCommand } from './migrate.ts';
 import { offsetsCommand } from './offsets.ts';
 import { pruneCommand } from './prune.ts';
@@ -30,6 +31,7 @@ const program = new Command('outbox-relay')
   .addCommand(pruneCommand())
   .addCommand(replayCommand())
   .addCommand(doctorCommand())
+  .addCommand(schemasCommand())
   .addCommand(configCommand());
 
 await program.parseAsync(process.argv);

@@ -5,7 +5,10 @@ import type { RelayConfig } from '../config/schema.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { createMetrics } from '../ops/metrics.ts';
 import { HealthState, startHealthServer } from '../ops/health.ts';
-import { createRelay, encoderFrom, routerFrom } from '../pipeline/create.ts';
+import { isRetriable, RelayError } from '../domain/errors.ts';
+import { checkSchemas, describeProblems, type SubjectReport } from '../encode/schema-check.ts';
+import { loadSchemaDirectory } from '../encode/schema-directory.ts';
+import { createRelay, encoderFrom, registryFrom, routerFrom } from '../pipeline/create.ts';
 import type { Relay } from '../pipeline/relay.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
@@ -29,7 +32,7 @@ export function runCommand(): Command {
       config = configFromFlags(options).config;
       // Validates the topic template and the schema directory now, before anything connects.
       routerFrom(config);
-      encoderFrom(config);
+      encoderFrom(config, null);
     } catch (error) {
       process.exitCode = reportError(error);
       return;
@@ -40,6 +43,12 @@ export function runCommand(): Command {
 
 export async function runRelay(config: RelayConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
+  try {
+    await checkRegisteredSchemas(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'refusing to start');
+    return reportError(error);
+  }
   const metrics = createMetrics();
   const health = new HealthState(config.livenessTimeoutMs);
   const server = await startHealthServer(health, metrics.registry, {
@@ -90,6 +99,46 @@ async function stopWithin(
     'stopped cleanly; Kafka holds everything up to durableLsn',
   );
   return EXIT.ok;
+}
+
+/**
+ * Before anything is read from the slot: the local schemas against what the registry holds, at
+ * RELAY_SCHEMA_COMPATIBILITY. An incompatible schema stops the start, having acknowledged nothing.
+ * A registry that does not answer is only a warning here: values wait for their ids, and each
+ * schema is checked again before it is registered.
+ */
+async function checkRegisteredSchemas(config: RelayConfig, logger: Logger): Promise<void> {
+  const registry = registryFrom(config);
+  if (!registry || !config.schemaDir) return;
+  let reports: SubjectReport[];
+  try {
+    reports = await checkSchemas(loadSchemaDirectory(config.schemaDir), {
+      registry,
+      strategy: config.schemaSubjectStrategy,
+      level: config.schemaCompatibility,
+    });
+  } catch (error) {
+    if (!isRetriable(error)) throw error;
+    logger.warn(
+      { err: error },
+      'schema check skipped: the registry did not answer; values wait for it',
+    );
+    return;
+  }
+  const problems = reports.flatMap(describeProblems);
+  if (problems.length > 0) {
+    throw new RelayError(
+      'REGISTRY',
+      `${problems.length} incompatible schema change(s) at ${config.schemaCompatibility}:\n  ${problems.join('\n  ')}`,
+      {
+        hint: 'Nothing was published or acknowledged. Evolve the schemas compatibly (new fields need defaults for BACKWARD), or change RELAY_SCHEMA_COMPATIBILITY deliberately; `outbox-relay schemas check` shows the same.',
+      },
+    );
+  }
+  logger.info(
+    { schemas: reports.length, level: config.schemaCompatibility },
+    'event schemas are compatible with the registry',
+  );
 }
 
 /**

@@ -109,9 +109,10 @@ export function registryWireFormat(options: RegistryWireFormatOptions): WireForm
 
 async function idFor(options: RegistryWireFormatOptions, entry: SubjectSchema): Promise<number> {
   const { subject, schema } = entry;
+  // A schema already under the subject is used as it is, whatever came after it there.
+  const id = await options.registry.lookup(subject, schema.text);
+  if (id !== null) return id;
   if (!options.autoRegister) {
-    const id = await options.registry.lookup(subject, schema.text);
-    if (id !== null) return id;
     throw new RelayError(
       'REGISTRY',
       `the schema ${schema.fullName} is not registered under subject "${subject}", and auto-registration is off`,

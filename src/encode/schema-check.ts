@@ -4,6 +4,7 @@
  * file, the subject, the field and the rule broken.
  */
 import avro from 'avsc';
+import { RelayError } from '../domain/errors.ts';
 import {
   checkCompatibility,
   type CompatibilityLevel,
@@ -93,6 +94,32 @@ async function subjectsOf(
       return mine;
     }
   }
+}
+
+/**
+ * The wire format's `beforeRegister`: refuses, with a non-retriable error naming the field and
+ * the rule, a schema that breaks `level` against the versions the subject already holds. The
+ * registry may enforce its own level too; this one is the relay's, so a registry left at NONE
+ * (Apicurio's default) still cannot take an incompatible schema from us.
+ */
+export function refuseIncompatible(
+  registry: RegistryHistory,
+  level: CompatibilityLevel,
+): (subject: string, schema: Pick<EventSchema, 'type' | 'fullName'>) => Promise<void> {
+  return async (subject, schema) => {
+    if (level === 'NONE') return;
+    const history = (await registry.versions(subject)).map(parse);
+    const problems = checkCompatibility(schema.type, history, level);
+    if (problems.length === 0) return;
+    const lines = problems.map((p) => `${p.rule} at ${p.path}: ${p.message}`);
+    throw new RelayError(
+      'REGISTRY',
+      `refusing to register ${schema.fullName} under subject "${subject}": it is not ${level} compatible with the ${history.length} version(s) there: ${lines.join('; ')}`,
+      {
+        hint: 'Evolve the schema compatibly (new fields need defaults for BACKWARD), or change RELAY_SCHEMA_COMPATIBILITY deliberately; `outbox-relay schemas check` shows the same before a deployment.',
+      },
+    );
+  };
 }
 
 /** The problems of a report as lines for a terminal or a log. */

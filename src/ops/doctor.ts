@@ -10,6 +10,9 @@ import type { RelayConfig } from '../config/schema.ts';
 import { quoteIdent, quoteLiteral, SQL } from '../db/sql.ts';
 import { RelayError } from '../domain/errors.ts';
 import { parseLsn } from '../domain/lsn.ts';
+import { createRegistryClient, type RegistryClient } from '../encode/registry-client.ts';
+import { checkSchemas, describeProblems } from '../encode/schema-check.ts';
+import { loadSchemaDirectory } from '../encode/schema-directory.ts';
 import { createKafkaInspector, type KafkaInspector } from '../publish/kafka-inspect.ts';
 import type { TopicPartitions } from '../publish/kafka-inspect.ts';
 import type { Logger } from './logger.ts';
@@ -90,12 +93,68 @@ interface Usage {
 }
 
 export async function runDoctor(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
-  const [postgres, kafka] = await Promise.all([
+  const [postgres, kafka, registry] = await Promise.all([
     postgresFindings(config, options),
     kafkaFindings(config, options),
+    registryFindings(config, options),
   ]);
-  const registry: Finding = { name: 'schema registry', ...skip('no schema registry configured') };
-  return [...postgres, ...kafka, registry];
+  return [...postgres, ...kafka, ...registry];
+}
+
+// --- Schema registry ------------------------------------------------------------------------
+
+async function registryFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
+  if (!config.schemaRegistryUrl) {
+    return [{ name: 'schema registry', ...skip('no schema registry configured') }];
+  }
+  const registry = createRegistryClient({
+    url: config.schemaRegistryUrl,
+    username: config.schemaRegistryUsername,
+    password: config.schemaRegistryPassword,
+    timeoutMs: options.timeoutMs,
+  });
+  let subjects: string[];
+  try {
+    subjects = await registry.subjects();
+  } catch (error) {
+    const fix =
+      error instanceof RelayError && error.hint
+        ? error.hint
+        : 'Check RELAY_SCHEMA_REGISTRY_URL and that the registry is up.';
+    return [
+      { name: 'schema registry', ...fail(messageOf(error), fix) },
+      { name: 'schema compatibility', ...skip('the registry did not answer') },
+    ];
+  }
+  const reachable: Finding = {
+    name: 'schema registry',
+    ...ok(`${registry.url} answered: ${subjects.length} subject(s)`),
+  };
+  return [reachable, { name: 'schema compatibility', ...(await compatibility(config, registry)) }];
+}
+
+async function compatibility(config: RelayConfig, registry: RegistryClient): Promise<Outcome> {
+  if (!config.schemaDir) return skip('no RELAY_SCHEMA_DIR: every event goes in the envelope');
+  try {
+    const reports = await checkSchemas(loadSchemaDirectory(config.schemaDir), {
+      registry,
+      strategy: config.schemaSubjectStrategy,
+      level: config.schemaCompatibility,
+    });
+    const problems = reports.flatMap(describeProblems);
+    if (problems.length > 0) {
+      return fail(
+        problems.join('\n'),
+        'Evolve the schemas compatibly (`outbox-relay schemas check` for the details); the relay refuses to start with them.',
+      );
+    }
+    const compared = reports.filter((r) => r.versions > 0).length;
+    return ok(
+      `${reports.length} schema(s) ${config.schemaCompatibility} compatible (${compared} compared with registered versions)`,
+    );
+  } catch (error) {
+    return fail(messageOf(error), 'Fix the schema files or the registry settings named above.');
+  }
 }
 
 async function postgresFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {

@@ -1,6 +1,9 @@
 /** Builds a relay and its Kafka sink from the configuration: the one wiring `run` and tests share. */
 import type { RelayConfig } from '../config/schema.ts';
 import { createEventEncoder, type EventEncoder } from '../encode/encoder.ts';
+import { createRegistryClient, type RegistryClient } from '../encode/registry-client.ts';
+import { registryWireFormat } from '../encode/registry-wire-format.ts';
+import { refuseIncompatible } from '../encode/schema-check.ts';
 import { loadSchemaDirectory } from '../encode/schema-directory.ts';
 import type { HealthState } from '../ops/health.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -35,11 +38,34 @@ export function createRelay(
 }
 
 /** The encoder the settings ask for; a bad schema directory throws RelayError('CONFIG_INVALID'). */
-export function encoderFrom(config: RelayConfig): EventEncoder {
+export function encoderFrom(
+  config: RelayConfig,
+  registry: RegistryClient | null = registryFrom(config),
+): EventEncoder {
   return createEventEncoder({
     ...(config.schemaDir ? { schemas: loadSchemaDirectory(config.schemaDir) } : {}),
     withoutSchema: config.eventsWithoutSchema,
     avroKeys: config.keyFormat === 'avro',
+    ...(registry
+      ? {
+          wireFormat: registryWireFormat({
+            registry,
+            strategy: config.schemaSubjectStrategy,
+            autoRegister: config.schemaAutoRegister,
+            beforeRegister: refuseIncompatible(registry, config.schemaCompatibility),
+          }),
+        }
+      : {}),
+  });
+}
+
+/** The schema registry client the settings ask for, or null without RELAY_SCHEMA_REGISTRY_URL. */
+export function registryFrom(config: RelayConfig): RegistryClient | null {
+  if (!config.schemaRegistryUrl) return null;
+  return createRegistryClient({
+    url: config.schemaRegistryUrl,
+    username: config.schemaRegistryUsername,
+    password: config.schemaRegistryPassword,
   });
 }
 

@@ -65,7 +65,10 @@ describe('Confluent wire format', () => {
       const decoded = schemas.get('OrderCancelled')?.type.fromBuffer(body) as { orderId: string };
       assert.ok(['a', 'b', 'c'].includes(decoded.orderId));
     }
-    assert.deepEqual(calls, ['register orders-com.example.orders.OrderCancelled']);
+    assert.deepEqual(calls, [
+      'lookup orders-com.example.orders.OrderCancelled',
+      'register orders-com.example.orders.OrderCancelled',
+    ]);
   });
 
   it('keeps values waiting while the registry is down and completes them once it answers', async () => {
@@ -122,7 +125,7 @@ describe('Avro keys', () => {
     const { id, body } = readConfluentFrame(key);
     assert.equal(id, 1);
     assert.equal(body.toString('hex'), '0c' + Buffer.from('ord-42').toString('hex'));
-    assert.deepEqual(calls, ['register orders-key']);
+    assert.deepEqual(calls, ['lookup orders-key', 'register orders-key']);
     assert.equal('encodeKey' in createEventEncoder({ schemas }), false);
   });
 });
