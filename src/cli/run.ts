@@ -6,9 +6,13 @@ import { createLogger, type Logger } from '../ops/logger.ts';
 import { createMetrics } from '../ops/metrics.ts';
 import { HealthState, startHealthServer } from '../ops/health.ts';
 import { isRetriable, RelayError } from '../domain/errors.ts';
-import { checkSchemas, describeProblems, type SubjectReport } from '../encode/schema-check.ts';
-import { loadSchemaDirectory } from '../encode/schema-directory.ts';
-import { createRelay, encoderFrom, registryFrom, routerFrom } from '../pipeline/create.ts';
+import { registryClientFrom } from '../encode/registry-client.ts';
+import {
+  checkConfiguredSchemas,
+  describeProblems,
+  type SubjectReport,
+} from '../encode/schema-check.ts';
+import { createRelay, encoderFrom, routerFrom } from '../pipeline/create.ts';
 import type { Relay } from '../pipeline/relay.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
@@ -108,15 +112,11 @@ async function stopWithin(
  * schema is checked again before it is registered.
  */
 async function checkRegisteredSchemas(config: RelayConfig, logger: Logger): Promise<void> {
-  const registry = registryFrom(config);
+  const registry = registryClientFrom(config);
   if (!registry || !config.schemaDir) return;
   let reports: SubjectReport[];
   try {
-    reports = await checkSchemas(loadSchemaDirectory(config.schemaDir), {
-      registry,
-      strategy: config.schemaSubjectStrategy,
-      level: config.schemaCompatibility,
-    });
+    reports = await checkConfiguredSchemas(config, registry);
   } catch (error) {
     if (!isRetriable(error)) throw error;
     logger.warn(

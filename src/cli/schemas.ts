@@ -6,9 +6,13 @@
  */
 import { Command } from 'commander';
 import { RelayError } from '../domain/errors.ts';
-import { checkSchemas, describeProblems, type SubjectReport } from '../encode/schema-check.ts';
+import { registryClientFrom } from '../encode/registry-client.ts';
+import {
+  checkConfiguredSchemas,
+  describeProblems,
+  type SubjectReport,
+} from '../encode/schema-check.ts';
 import { loadSchemaDirectory, SCHEMA_DIR_SETTING } from '../encode/schema-directory.ts';
-import { registryFrom } from '../pipeline/create.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 export function schemasCommand(): Command {
@@ -22,7 +26,7 @@ export function schemasCommand(): Command {
       'with RELAY_SCHEMA_SUBJECT_STRATEGY=topic: the topics whose <topic>-value subjects to check (default: every *-value subject holding the same record)',
     )
     .option('--json', 'print one report per subject as a JSON array');
-  addSettingFlags(check, ['schemaDir', 'schemaRegistryUrl', 'logLevel']);
+  addSettingFlags(check, ['schemaDir', 'schemaRegistryUrl', 'topicTemplate', 'logLevel']);
   check.action(async (options: Record<string, unknown>) => {
     process.exitCode = await runCheck(options).catch(reportError);
   });
@@ -41,7 +45,7 @@ async function runCheck(options: Record<string, unknown>): Promise<number> {
     );
   }
   const local = loadSchemaDirectory(config.schemaDir);
-  const registry = registryFrom(config);
+  const registry = registryClientFrom(config);
   if (!registry) {
     throw new RelayError(
       'CONFIG_INVALID',
@@ -53,12 +57,7 @@ async function runCheck(options: Record<string, unknown>): Promise<number> {
   }
   const topics =
     typeof options.topics === 'string' ? options.topics.split(',').map((t) => t.trim()) : undefined;
-  const reports = await checkSchemas(local, {
-    registry,
-    strategy: config.schemaSubjectStrategy,
-    level: config.schemaCompatibility,
-    ...(topics ? { topics } : {}),
-  });
+  const reports = await checkConfiguredSchemas(config, registry, topics);
   process.stdout.write(
     options.json ? `${JSON.stringify(reports)}\n` : format(reports, config.schemaCompatibility),
   );

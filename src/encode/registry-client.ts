@@ -9,6 +9,7 @@
  * is not, and its message carries what the registry said. The password never appears in a
  * message: requests carry it in an Authorization header, never in the URL.
  */
+import type { RelayConfig } from '../config/schema.ts';
 import { RelayError } from '../domain/errors.ts';
 import type { RegistryIds } from './registry-wire-format.ts';
 import type { RegistryHistory } from './schema-check.ts';
@@ -32,6 +33,23 @@ export interface RegistryClient extends RegistryIds, RegistryHistory {
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const ACCEPT = `${CONTENT_TYPE}, application/json`;
 const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** The client the settings ask for, or null without RELAY_SCHEMA_REGISTRY_URL. */
+export function registryClientFrom(
+  config: Pick<
+    RelayConfig,
+    'schemaRegistryUrl' | 'schemaRegistryUsername' | 'schemaRegistryPassword'
+  >,
+  timeoutMs?: number,
+): RegistryClient | null {
+  if (!config.schemaRegistryUrl) return null;
+  return createRegistryClient({
+    url: config.schemaRegistryUrl,
+    username: config.schemaRegistryUsername,
+    password: config.schemaRegistryPassword,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  });
+}
 
 export function createRegistryClient(options: RegistryClientOptions): RegistryClient {
   return new HttpRegistryClient(options);

@@ -11,7 +11,9 @@ import {
   type Incompatibility,
 } from './compatibility.ts';
 import { subjectName, type SubjectStrategy } from './registry-wire-format.ts';
-import { eventSchemaOptions, type EventSchema } from './schema-directory.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import { topicPattern } from '../route/topic-template.ts';
+import { eventSchemaOptions, loadSchemaDirectory, type EventSchema } from './schema-directory.ts';
 
 /** What the check needs from a registry client. */
 export interface RegistryHistory {
@@ -35,6 +37,34 @@ export interface CheckOptions {
   level: CompatibilityLevel;
   /** For the `topic` strategy, whose subjects hold a topic name: topics to check under. */
   topics?: readonly string[];
+  /**
+   * For the strategies whose subjects hold a topic name: the topics this relay writes (from its
+   * topic template), so that another deployment's subjects for the same record are left alone.
+   */
+  ownsTopic?: (topic: string) => boolean;
+}
+
+/**
+ * The check as the settings ask for it: RELAY_SCHEMA_DIR against the registry, by the subject
+ * strategy and compatibility level, under the topics the topic template can produce. The one
+ * check behind `run`'s start, `doctor` and `schemas check`.
+ */
+export function checkConfiguredSchemas(
+  config: Pick<
+    RelayConfig,
+    'schemaDir' | 'schemaSubjectStrategy' | 'schemaCompatibility' | 'topicTemplate'
+  >,
+  registry: RegistryHistory,
+  topics?: readonly string[],
+): Promise<SubjectReport[]> {
+  const pattern = topicPattern(config.topicTemplate);
+  return checkSchemas(loadSchemaDirectory(config.schemaDir), {
+    registry,
+    strategy: config.schemaSubjectStrategy,
+    level: config.schemaCompatibility,
+    ownsTopic: (topic) => pattern.test(topic),
+    ...(topics ? { topics } : {}),
+  });
 }
 
 /**
@@ -76,16 +106,18 @@ async function subjectsOf(
   existing: readonly string[],
   options: CheckOptions,
 ): Promise<string[]> {
+  const owns = (subject: string, suffix: string) =>
+    subject.endsWith(suffix) && (options.ownsTopic?.(subject.slice(0, -suffix.length)) ?? true);
   switch (options.strategy) {
     case 'record':
       return existing.filter((s) => s === schema.fullName);
     case 'topic-record':
-      return existing.filter((s) => s.endsWith(`-${schema.fullName}`));
+      return existing.filter((s) => owns(s, `-${schema.fullName}`));
     case 'topic': {
       // A topic's subject may hold any record: the ones whose latest version is this record.
       const candidates = options.topics
         ? options.topics.map((t) => `${t}-value`).filter((s) => existing.includes(s))
-        : existing.filter((s) => s.endsWith('-value'));
+        : existing.filter((s) => owns(s, '-value'));
       const mine: string[] = [];
       for (const subject of candidates) {
         const latest = (await options.registry.versions(subject)).at(-1);

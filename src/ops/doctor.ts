@@ -10,10 +10,10 @@ import type { RelayConfig } from '../config/schema.ts';
 import { quoteIdent, quoteLiteral, SQL } from '../db/sql.ts';
 import { RelayError } from '../domain/errors.ts';
 import { parseLsn } from '../domain/lsn.ts';
-import { createRegistryClient, type RegistryClient } from '../encode/registry-client.ts';
-import { checkSchemas, describeProblems } from '../encode/schema-check.ts';
-import { loadSchemaDirectory } from '../encode/schema-directory.ts';
+import { registryClientFrom, type RegistryClient } from '../encode/registry-client.ts';
+import { checkConfiguredSchemas, describeProblems } from '../encode/schema-check.ts';
 import { createKafkaInspector, type KafkaInspector } from '../publish/kafka-inspect.ts';
+import { topicPattern } from '../route/topic-template.ts';
 import type { TopicPartitions } from '../publish/kafka-inspect.ts';
 import type { Logger } from './logger.ts';
 
@@ -104,15 +104,10 @@ export async function runDoctor(config: RelayConfig, options: DoctorOptions): Pr
 // --- Schema registry ------------------------------------------------------------------------
 
 async function registryFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
-  if (!config.schemaRegistryUrl) {
+  const registry = registryClientFrom(config, options.timeoutMs);
+  if (!registry) {
     return [{ name: 'schema registry', ...skip('no schema registry configured') }];
   }
-  const registry = createRegistryClient({
-    url: config.schemaRegistryUrl,
-    username: config.schemaRegistryUsername,
-    password: config.schemaRegistryPassword,
-    timeoutMs: options.timeoutMs,
-  });
   let subjects: string[];
   try {
     subjects = await registry.subjects();
@@ -136,11 +131,7 @@ async function registryFindings(config: RelayConfig, options: DoctorOptions): Pr
 async function compatibility(config: RelayConfig, registry: RegistryClient): Promise<Outcome> {
   if (!config.schemaDir) return skip('no RELAY_SCHEMA_DIR: every event goes in the envelope');
   try {
-    const reports = await checkSchemas(loadSchemaDirectory(config.schemaDir), {
-      registry,
-      strategy: config.schemaSubjectStrategy,
-      level: config.schemaCompatibility,
-    });
+    const reports = await checkConfiguredSchemas(config, registry);
     const problems = reports.flatMap(describeProblems);
     if (problems.length > 0) {
       return fail(
@@ -459,14 +450,6 @@ async function topicPartitions({ kafka, config }: KafkaContext): Promise<Outcome
   const ownTopics = new Set([config.deadLetterTopic, config.checkpointTopic]);
   const topics = await kafka.describeTopics((t) => pattern.test(t) && !ownTopics.has(t));
   return judgePartitions(topics, config.topicTemplate, config.topicPartitions);
-}
-
-/** Topics the template can produce: its literal text, and anything for each placeholder. */
-export function topicPattern(template: string): RegExp {
-  const literals = template
-    .split(/\{[^{}]*\}/)
-    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${literals.join('.+')}$`);
 }
 
 export function judgePartitions(

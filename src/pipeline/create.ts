@@ -1,7 +1,7 @@
 /** Builds a relay and its Kafka sink from the configuration: the one wiring `run` and tests share. */
 import type { RelayConfig } from '../config/schema.ts';
 import { createEventEncoder, type EventEncoder } from '../encode/encoder.ts';
-import { createRegistryClient, type RegistryClient } from '../encode/registry-client.ts';
+import { registryClientFrom, type RegistryClient } from '../encode/registry-client.ts';
 import { registryWireFormat } from '../encode/registry-wire-format.ts';
 import { refuseIncompatible } from '../encode/schema-check.ts';
 import { loadSchemaDirectory } from '../encode/schema-directory.ts';
@@ -40,7 +40,7 @@ export function createRelay(
 /** The encoder the settings ask for; a bad schema directory throws RelayError('CONFIG_INVALID'). */
 export function encoderFrom(
   config: RelayConfig,
-  registry: RegistryClient | null = registryFrom(config),
+  registry: RegistryClient | null = registryClientFrom(config),
 ): EventEncoder {
   return createEventEncoder({
     ...(config.schemaDir ? { schemas: loadSchemaDirectory(config.schemaDir) } : {}),
@@ -56,16 +56,6 @@ export function encoderFrom(
           }),
         }
       : {}),
-  });
-}
-
-/** The schema registry client the settings ask for, or null without RELAY_SCHEMA_REGISTRY_URL. */
-export function registryFrom(config: RelayConfig): RegistryClient | null {
-  if (!config.schemaRegistryUrl) return null;
-  return createRegistryClient({
-    url: config.schemaRegistryUrl,
-    username: config.schemaRegistryUsername,
-    password: config.schemaRegistryPassword,
   });
 }
 

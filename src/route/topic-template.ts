@@ -68,6 +68,14 @@ function checkedParts(template: string): readonly string[] {
   return parts;
 }
 
+/** Topics the template can produce: its literal text, and anything for each placeholder. */
+export function topicPattern(template: string): RegExp {
+  const literals = template
+    .split(/\{[^{}]*\}/)
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${literals.join('.+')}$`);
+}
+
 /** Parses and checks a template; throws RelayError('CONFIG_INVALID') naming the setting. */
 export function parseTopicTemplate(template: string): TopicTemplate {
   const parts = checkedParts(template);
