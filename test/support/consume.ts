@@ -8,6 +8,8 @@ export interface ConsumedRecord {
   partition: number;
   offset: string;
   key: string | null;
+  /** The key as sent, for keys that are not UTF-8 text (RELAY_KEY_FORMAT=avro). */
+  keyBytes: Buffer | null;
   headers: Record<string, string>;
   value: Buffer;
 }
@@ -49,6 +51,7 @@ export async function consumeAll(options: ConsumeOptions): Promise<ConsumedRecor
             partition: batch.partition,
             offset: m.offset,
             key: m.key ? m.key.toString() : null,
+            keyBytes: m.key ?? null,
             headers: headersOf(m.headers),
             value: m.value ?? Buffer.alloc(0),
           });
