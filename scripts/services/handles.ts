@@ -28,8 +28,17 @@ export function servicesFromState(initial: ServicesState, ctx: HandleContext): S
   const kafka = tracked(kafkaControl(initial, store), stopped);
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= ctx.owner ? teardown(store) : startAgain(stopped));
-  const { kind, pgUrl, kafkaBrokers } = initial;
-  return { kind, pgUrl, kafkaBrokers, postgres, kafka, close };
+  const { kind, pgUrl, kafkaBrokers, kafkaSecurity, pgTls } = initial;
+  return {
+    kind,
+    pgUrl,
+    kafkaBrokers,
+    ...(kafkaSecurity ? { kafkaSecurity } : {}),
+    ...(pgTls ? { pgTls } : {}),
+    postgres,
+    kafka,
+    close,
+  };
 }
 
 interface StateStore {

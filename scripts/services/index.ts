@@ -18,6 +18,8 @@ import { readState, writeState } from './state.ts';
 import type { ServicesState, Services, StartOptions } from './types.ts';
 
 export type {
+  KafkaSecurityInfo,
+  PostgresTlsInfo,
   ServiceControl,
   Services,
   ServicesKind,
@@ -67,6 +69,8 @@ async function startLocal(): Promise<ServicesState> {
     kind: 'local',
     pgUrl: `postgres://postgres@127.0.0.1:${postgres.port}/postgres`,
     kafkaBrokers: [`127.0.0.1:${kafka.port}`],
+    ...(kafka.security ? { kafkaSecurity: kafka.security } : {}),
+    ...(postgres.tls ? { pgTls: postgres.tls } : {}),
     postgres,
     kafka,
   };

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +9,8 @@ import { ensureKafkaLibs, LOG4J_CONFIG, requireJava, type KafkaLibs } from './ka
 import { say, since } from './log.ts';
 import { freePorts } from './net.ts';
 import { isAlive, pidsWithArgument, run, terminate } from './proc.ts';
-import type { LocalKafkaState, StopOptions } from './types.ts';
+import { LOCAL_NAMES, makeCa, makeCertificate, type CertificateFiles } from './tls.ts';
+import type { KafkaSecurityInfo, LocalKafkaState, StopOptions } from './types.ts';
 
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 20_000;
@@ -24,17 +25,19 @@ const TEARDOWN_GRACE_MS = 5_000;
  * dead incarnation's session (DUPLICATE_BROKER_REGISTRATION), so a shorter session (default 9 s)
  * keeps crash tests quick.
  */
-function serverProperties(state: LocalKafkaState): string {
+function serverProperties(state: LocalKafkaState, tls: BrokerTls): string {
   const { port, controllerPort, dir } = state;
+  const extra = extraListeners(state);
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=${[`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`, ...extra].join(',')}`,
+    `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${port}`, ...extra].join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,${SECURE_LISTENERS.map((l) => `${l}:${l}`).join(',')}`,
+    ...securityProperties(state, tls),
     `log.dirs=${join(dir, 'data')}`,
     'num.partitions=1',
     'offsets.topic.replication.factor=1',
@@ -50,6 +53,62 @@ function serverProperties(state: LocalKafkaState): string {
     'auto.create.topics.enable=false',
     '',
   ].join('\n');
+}
+
+/** The extra listeners, each named after its security protocol. */
+const SECURE_LISTENERS = ['SASL_PLAINTEXT', 'SSL', 'SASL_SSL'] as const;
+const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+const SASL_USER = 'relay-test';
+
+/** PEM texts: the broker's certificate and key, and the CA its mutual-TLS listener trusts. */
+interface BrokerTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function extraListeners(state: LocalKafkaState): string[] {
+  const security = state.security;
+  if (!security) return [];
+  const [saslPlaintext, ssl, saslSsl] = [
+    security.saslPlaintextBrokers,
+    security.sslBrokers,
+    security.saslSslBrokers,
+  ].map((brokers) => brokers[0] ?? '');
+  return [`SASL_PLAINTEXT://${saslPlaintext}`, `SSL://${ssl}`, `SASL_SSL://${saslSsl}`];
+}
+
+/**
+ * TLS from PEM files (Kafka 4 reads them without a JKS keystore). The SSL listener requires a
+ * client certificate; SASL_SSL does not. PLAIN users come from the JAAS line (`user_<name>`),
+ * SCRAM users from the metadata log, where `format --add-scram` put them.
+ */
+function securityProperties(state: LocalKafkaState, tls: BrokerTls): string[] {
+  const security = state.security;
+  if (!security) return [];
+  const plain = `org.apache.kafka.common.security.plain.PlainLoginModule required user_${security.username}="${security.password}";`;
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+  const perSaslListener = ['sasl_plaintext', 'sasl_ssl'].flatMap((listener) => [
+    `listener.name.${listener}.plain.sasl.jaas.config=${plain}`,
+    `listener.name.${listener}.scram-sha-256.sasl.jaas.config=${scram}`,
+    `listener.name.${listener}.scram-sha-512.sasl.jaas.config=${scram}`,
+  ]);
+  return [
+    `sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}`,
+    ...perSaslListener,
+    // Inline PEM: a keystore *file* in PEM format needs an encrypted key and its password.
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.certificate.chain=${propertyValue(tls.cert)}`,
+    `ssl.keystore.key=${propertyValue(tls.key)}`,
+    'listener.name.ssl.ssl.client.auth=required',
+    'listener.name.ssl.ssl.truststore.type=PEM',
+    `listener.name.ssl.ssl.truststore.certificates=${propertyValue(tls.ca)}`,
+  ];
+}
+
+/** A multi-line text as one java.util.Properties value. */
+function propertyValue(text: string): string {
+  return text.trim().replace(/\r?\n/g, '\\n');
 }
 
 /** Fetches the jars if needed, formats storage in a new temp dir and starts the broker. */
@@ -72,14 +131,16 @@ export async function startLocalKafka(): Promise<LocalKafkaState> {
 
 async function prepare(libs: KafkaLibs): Promise<LocalKafkaState> {
   const dir = await mkdtemp(join(tmpdir(), 'outbox-relay-kafka-'));
-  const [port = 0, controllerPort = 0] = await freePorts(2);
+  const [port = 0, controllerPort = 0, ...securePorts] = await freePorts(5);
   const configFile = join(dir, 'server.properties');
   const logsDir = join(dir, 'logs');
+  const tls = await makeBrokerTls(dir);
   const state: LocalKafkaState = {
     type: 'local',
     version: libs.version,
     port,
     controllerPort,
+    security: securityInfo(securePorts, tls.files),
     pid: 0,
     dir,
     configFile,
@@ -88,8 +149,40 @@ async function prepare(libs: KafkaLibs): Promise<LocalKafkaState> {
     command: [...javaCommand(libs, logsDir), 'kafka.Kafka', configFile],
   };
   await mkdir(logsDir);
-  await writeFile(configFile, serverProperties(state));
+  await writeFile(configFile, serverProperties(state, tls.pem));
   return state;
+}
+
+/** A CA, the broker's certificate for localhost and 127.0.0.1, and a client certificate. */
+async function makeBrokerTls(dir: string) {
+  const tlsDir = join(dir, 'tls');
+  await mkdir(tlsDir);
+  const ca = await makeCa(tlsDir, 'ca');
+  const [broker, client] = await Promise.all([
+    makeCertificate(tlsDir, 'broker', ca, { altNames: LOCAL_NAMES }),
+    makeCertificate(tlsDir, 'client', ca, { client: true }),
+  ]);
+  const [caPem, cert, key] = await Promise.all(
+    [ca.certFile, broker.certFile, broker.keyFile].map((file) => readFile(file, 'utf8')),
+  );
+  return { files: { ca, client }, pem: { ca: caPem, cert, key } as BrokerTls };
+}
+
+function securityInfo(
+  ports: number[],
+  files: { ca: CertificateFiles; client: CertificateFiles },
+): KafkaSecurityInfo {
+  const [saslPlaintext, ssl, saslSsl] = ports.map((p) => [`127.0.0.1:${p}`]);
+  return {
+    saslPlaintextBrokers: saslPlaintext ?? [],
+    sslBrokers: ssl ?? [],
+    saslSslBrokers: saslSsl ?? [],
+    caFile: files.ca.certFile,
+    clientCertFile: files.client.certFile,
+    clientKeyFile: files.client.keyFile,
+    username: SASL_USER,
+    password: randomBytes(12).toString('base64url'),
+  };
 }
 
 function javaCommand(libs: KafkaLibs, logsDir: string): string[] {
@@ -108,7 +201,17 @@ function javaCommand(libs: KafkaLibs, logsDir: string): string[] {
 /** Kafka 4.1 accepts a static controller.quorum.voters with a plain `format` (no --standalone). */
 async function format(state: LocalKafkaState, libs: KafkaLibs): Promise<void> {
   const tool = [...javaCommand(libs, join(state.dir, 'logs')), 'kafka.tools.StorageTool'];
-  await run([...tool, 'format', '-t', clusterId(), '-c', state.configFile]);
+  await run([...tool, 'format', '-t', clusterId(), '-c', state.configFile, ...scramUsers(state)]);
+}
+
+/** SCRAM credentials are metadata records; format writes them into the first snapshot. */
+function scramUsers(state: LocalKafkaState): string[] {
+  const security = state.security;
+  if (!security) return [];
+  return ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => [
+    '--add-scram',
+    `${mechanism}=[name=${security.username},password=${security.password}]`,
+  ]);
 }
 
 /**

@@ -1,10 +1,21 @@
-import { access, appendFile, chown, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import {
+  access,
+  appendFile,
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { say, since } from './log.ts';
 import { freePort } from './net.ts';
 import { isAlive, run, terminate } from './proc.ts';
-import type { LocalPostgresState, ServiceControl, StopOptions } from './types.ts';
+import { LOCAL_NAMES, makeCa, makeCertificate } from './tls.ts';
+import type { LocalPostgresState, PostgresTlsInfo, ServiceControl, StopOptions } from './types.ts';
 
 const PG_ROOT = '/usr/lib/postgresql';
 const SERVER_USER = 'postgres';
@@ -26,6 +37,14 @@ function serverSettings(state: LocalPostgresState): string {
     'fsync = off',
     'synchronous_commit = off',
     'full_page_writes = off',
+    // TLS for the sslmode=verify-full tests; plain connections stay allowed (pg_hba "host").
+    ...(state.tls
+      ? [
+          'ssl = on',
+          `ssl_cert_file = '${state.dir}/tls/server.crt'`,
+          `ssl_key_file = '${state.dir}/tls/server.key'`,
+        ]
+      : []),
     '',
   ].join('\n');
 }
@@ -40,6 +59,7 @@ export async function startLocalPostgres(): Promise<LocalPostgresState> {
   const state = initialState(dir, binDir, runAs, await freePort());
   try {
     if (owner) await chown(dir, owner.uid, owner.gid);
+    state.tls = await makeServerTls(dir, owner);
     await initCluster(state, binDir, runAs);
     await pgCtl(state, ['start', '-w', '-t', '60', '-l', state.logFile]);
     say(`postgres ${state.version} ready on 127.0.0.1:${state.port} in ${since(t0)} (${dir})`);
@@ -75,6 +95,23 @@ async function initCluster(state: LocalPostgresState, binDir: string, runAs: str
   await run([...runAs, initdb, ...args, '--no-sync']);
   await appendFile(join(state.dataDir, 'postgresql.conf'), serverSettings(state));
   state.version = (await readFile(join(state.dataDir, 'PG_VERSION'), 'utf8')).trim();
+}
+
+/**
+ * A CA and a server certificate for localhost and 127.0.0.1. PostgreSQL refuses a key that
+ * others can read, and reads it as the server's user.
+ */
+async function makeServerTls(dir: string, owner: ServerOwner | null): Promise<PostgresTlsInfo> {
+  const tlsDir = join(dir, 'tls');
+  await mkdir(tlsDir);
+  const ca = await makeCa(tlsDir, 'ca');
+  const server = await makeCertificate(tlsDir, 'server', ca, { altNames: LOCAL_NAMES });
+  await chmod(server.keyFile, 0o600);
+  if (owner) {
+    for (const path of [tlsDir, server.certFile, server.keyFile])
+      await chown(path, owner.uid, owner.gid);
+  }
+  return { caFile: ca.certFile };
 }
 
 /** RELAY_TEST_PG_BIN, else the newest /usr/lib/postgresql/<major>/bin (Debian's layout). */

@@ -24,6 +24,9 @@ export interface Services {
   /** Superuser URL of database `postgres`. */
   pgUrl: string;
   kafkaBrokers: string[];
+  /** Absent when the servers were not started by the harness (env, testcontainers). */
+  kafkaSecurity?: KafkaSecurityInfo;
+  pgTls?: PostgresTlsInfo;
   postgres: ServiceControl;
   kafka: ServiceControl;
   /**
@@ -47,6 +50,32 @@ export interface LocalPostgresState {
   dataDir: string;
   logFile: string;
   pgCtl: string[];
+  tls?: PostgresTlsInfo;
+}
+
+/**
+ * The TLS and SASL listeners of a harness broker, for the security tests. One user, with one
+ * password, for each of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512.
+ */
+export interface KafkaSecurityInfo {
+  /** SASL_PLAINTEXT listener: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
+  saslPlaintextBrokers: string[];
+  /** SSL listener that requires a client certificate (mutual TLS). */
+  sslBrokers: string[];
+  /** SASL_SSL listener: the same mechanisms, over TLS; no client certificate. */
+  saslSslBrokers: string[];
+  /** PEM CA that signed the broker's certificate (for localhost and 127.0.0.1) and the client's. */
+  caFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+  username: string;
+  password: string;
+}
+
+/** A PostgreSQL server with ssl=on, its certificate for localhost and 127.0.0.1. */
+export interface PostgresTlsInfo {
+  /** PEM CA that signed the server certificate: sslrootcert=<caFile>. */
+  caFile: string;
 }
 
 /** A broker run as `command` (java ... kafka.Kafka <configFile>) from `dir`. */
@@ -55,6 +84,8 @@ export interface LocalKafkaState {
   version: string;
   port: number;
   controllerPort: number;
+  /** Ports of the extra listeners (SASL_PLAINTEXT, SSL, SASL_SSL) and what clients need. */
+  security?: KafkaSecurityInfo;
   /** Current broker pid; rewritten whenever a test process starts the broker again. */
   pid: number;
   dir: string;
@@ -81,6 +112,8 @@ export interface ServicesState {
   kind: ServicesKind;
   pgUrl: string;
   kafkaBrokers: string[];
+  kafkaSecurity?: KafkaSecurityInfo;
+  pgTls?: PostgresTlsInfo;
   /** Absent for kind 'env': the harness did not start those servers. */
   postgres?: PostgresState;
   kafka?: KafkaState;

@@ -90,12 +90,12 @@ function settingLines(flags: Partial<Record<SettingName, string>>): SettingLine[
 function resolveOne(name: SettingName, flag: string | undefined): Resolved {
   const input = { env: ownVariables(SETTINGS[name].env), flags: { [name]: flag } };
   try {
-    const { config, sources } = loadConfig({ ...input, optional: without(name) });
+    const { config, sources } = loadConfig({ ...input, optional: without(name), rules: false });
     return { value: config[name], source: sources[name] };
   } catch (error) {
     if (!(error instanceof RelayError) || error.code !== 'CONFIG_INVALID') throw error;
     // A value that is merely absent passes once the setting is optional too.
-    const problem = loads({ ...input, optional: NAMES }) ? 'missing' : 'invalid';
+    const problem = loads({ ...input, optional: NAMES, rules: false }) ? 'missing' : 'invalid';
     // loadConfig lists its problems as "  - <problem>" lines; here there is exactly one.
     return { problem, error: error.message.split('\n  - ').slice(1).join('; ') };
   }

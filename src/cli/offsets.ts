@@ -23,6 +23,7 @@ import {
 } from '../ops/offsets.ts';
 import { createKafkaSink } from '../publish/kafka.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
+import { kafkaClientOptions } from '../publish/kafka-security.ts';
 
 /** `reset` without --yes: the plan was printed and nothing changed. */
 export const EXIT_CONFIRMATION_NEEDED = 4;
@@ -164,8 +165,7 @@ async function checkpointOf({ config, sources }: LoadedConfig): Promise<Checkpoi
   // unless a log level was asked for.
   const level = sources.logLevel === 'default' ? 'error' : config.logLevel;
   const sink = createKafkaSink({
-    brokers: config.kafkaBrokers,
-    clientId: config.kafkaClientId,
+    ...kafkaClientOptions(config),
     partitions: config.topicPartitions,
     replicationFactor: config.topicReplicationFactor,
     logger: createLogger(level, process.stderr),

@@ -14,6 +14,7 @@ import {
 import { createKafkaSink, type KafkaSink } from '../publish/kafka.ts';
 import { topicNameProblem } from '../route/index.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
+import { kafkaClientOptions } from '../publish/kafka-security.ts';
 
 /** Each selector's flag; every one given narrows the selection. */
 const SELECTOR_FLAGS: Readonly<Record<SelectorName, string>> = {
@@ -95,8 +96,7 @@ async function runReplay(options: Record<string, unknown>): Promise<number> {
   try {
     if (!request.dryRun) {
       sink = createKafkaSink({
-        brokers: config.kafkaBrokers,
-        clientId: config.kafkaClientId,
+        ...kafkaClientOptions(config),
         partitions: config.topicPartitions,
         replicationFactor: config.topicReplicationFactor,
         logger,

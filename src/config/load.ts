@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { RelayError } from '../domain/errors.ts';
-import { SETTINGS, type RelayConfig, type SettingName } from './schema.ts';
+import { RULES, SETTINGS, type RelayConfig, type SettingName } from './schema.ts';
 
 export type ConfigSource = 'default' | 'env' | 'file' | 'flag';
 
@@ -20,6 +20,8 @@ export interface ConfigInput {
   flags?: Partial<Record<SettingName, string | undefined>>;
   /** Settings this command does not use; not required. */
   optional?: readonly SettingName[];
+  /** Check the rules between settings (default true); off when one setting is loaded alone. */
+  rules?: boolean;
 }
 
 export function loadConfig(input: ConfigInput = {}): LoadedConfig {
@@ -48,6 +50,12 @@ export function loadConfig(input: ConfigInput = {}): LoadedConfig {
       sources[name] = source;
     } else {
       problems.push(invalid(spec, raw, source, parsed.error.issues[0]?.message ?? 'invalid'));
+    }
+  }
+  if (problems.length === 0 && input.rules !== false) {
+    for (const rule of RULES) {
+      const problem = rule(values as RelayConfig);
+      if (problem) problems.push(problem);
     }
   }
   if (problems.length > 0) {
@@ -86,7 +94,7 @@ interface EnvValue {
  * trailing line break. Setting both is a mistake to report, not a precedence to guess at.
  */
 function readEnv(
-  spec: { env: string; secret?: boolean },
+  spec: { env: string; secret?: boolean | 'url' },
   env: NodeJS.ProcessEnv,
 ): EnvValue | { problem: string } {
   const name = spec.env;
@@ -103,13 +111,21 @@ function readEnv(
   }
 }
 
-function missing({ env, flag, secret }: { env: string; flag?: string; secret?: boolean }): string {
+function missing({
+  env,
+  flag,
+  secret,
+}: {
+  env: string;
+  flag?: string;
+  secret?: boolean | 'url';
+}): string {
   const set = secret ? `set ${env} (or ${env}_FILE)` : `set ${env}`;
   return `${env} is required: ${flag ? `${set} or pass --${flag}` : set}`;
 }
 
 function invalid(
-  spec: { env: string; flag?: string; secret?: boolean },
+  spec: { env: string; flag?: string; secret?: boolean | 'url' },
   raw: string,
   source: ConfigSource,
   message: string,

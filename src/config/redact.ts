@@ -20,8 +20,19 @@ export function redactConfig(config: RelayConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const name of Object.keys(config) as SettingName[]) {
     const value = config[name];
-    const secret = 'secret' in SETTINGS[name] && SETTINGS[name].secret;
-    shown[name] = secret && typeof value === 'string' ? redactUrl(value) : value;
+    shown[name] = redactValue(name, value);
   }
   return shown;
+}
+
+/**
+ * A secret URL keeps all but its password; any other secret is hidden whole (a password such as
+ * `p:w` parses as a URL without a password, so it must not go through redactUrl). An empty
+ * secret is shown as empty: that it is unset helps debugging and reveals nothing.
+ */
+function redactValue(name: SettingName, value: unknown): unknown {
+  const spec: { secret?: boolean | 'url' } = SETTINGS[name];
+  if (!spec.secret || typeof value !== 'string') return value;
+  if (spec.secret === 'url') return redactUrl(value);
+  return value === '' ? '' : '*****';
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { COMPATIBILITY_LEVELS } from '../encode/compatibility.ts';
+import { keyPairProblem, pemFileProblem, type PemKind } from './pem.ts';
 
 export interface SettingSpec<T extends z.ZodType = z.ZodType> {
   /** Environment variable. */
@@ -13,7 +14,11 @@ export interface SettingSpec<T extends z.ZodType = z.ZodType> {
   readonly flag?: string;
   readonly schema: T;
   readonly doc: string;
-  readonly secret?: boolean;
+  /**
+   * Never printed or logged, and may come from `<ENV>_FILE`. 'url': a connection URL of which
+   * only the password is hidden (user, host and database help debugging).
+   */
+  readonly secret?: boolean | 'url';
   /** Default as the README shows it; absent means required. */
   readonly default?: string;
 }
@@ -62,7 +67,38 @@ const duration = z
   );
 const postgresUrl = z
   .string()
-  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+  .superRefine((url, ctx) => {
+    const problem = urlFileProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+/** node-postgres reads these files when a client is made; a bad one is better found at start. */
+const PG_URL_FILES: Record<string, PemKind> = {
+  sslrootcert: 'certificate',
+  sslcert: 'certificate',
+  sslkey: 'private key',
+};
+function urlFileProblem(url: string): string | null {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return null; // node-postgres reports what it cannot parse
+  }
+  for (const [param, kind] of Object.entries(PG_URL_FILES)) {
+    const path = params.get(param);
+    const problem = path ? pemFileProblem(path, kind) : null;
+    if (problem) return `${param}: ${problem}`;
+  }
+  return null;
+}
+/** A path to a PEM file, read and parsed at load; empty for none. */
+const pemFile = (kind: PemKind) =>
+  z.string().superRefine((path, ctx) => {
+    const problem = path === '' ? null : pemFileProblem(path, kind);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 function setting<T extends z.ZodType>(spec: SettingSpec<T>): SettingSpec<T> {
   return spec;
@@ -73,7 +109,7 @@ export const SETTINGS = {
     env: 'RELAY_PG_URL',
     flag: 'pg-url',
     schema: postgresUrl,
-    secret: true,
+    secret: 'url',
     doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`, DELETE for `prune`). `RELAY_PG_URL_FILE` may name a file that holds it instead (Docker and Kubernetes secrets).',
   }),
   kafkaBrokers: setting({
@@ -87,6 +123,49 @@ export const SETTINGS = {
     schema: z.string().min(1),
     default: 'outbox-relay',
     doc: 'Kafka client id, shown in broker logs and quotas.',
+  }),
+  kafkaTls: setting({
+    env: 'RELAY_KAFKA_TLS',
+    schema: bool,
+    default: 'false',
+    doc: "Connect to the brokers over TLS (listeners `SSL` and `SASL_SSL`). The broker's certificate is verified against `RELAY_KAFKA_TLS_CA_FILE`, or Node's default CAs, and must name the host of each broker address.",
+  }),
+  kafkaTlsCaFile: setting({
+    env: 'RELAY_KAFKA_TLS_CA_FILE',
+    schema: pemFile('certificate'),
+    default: '',
+    doc: "PEM file of the CA certificates that sign the brokers' certificates (a private CA); empty: Node's default CAs. Read at start.",
+  }),
+  kafkaTlsCertFile: setting({
+    env: 'RELAY_KAFKA_TLS_CERT_FILE',
+    schema: pemFile('certificate'),
+    default: '',
+    doc: 'PEM client certificate for brokers that require one (mutual TLS, `ssl.client.auth=required`); needs `RELAY_KAFKA_TLS_KEY_FILE`.',
+  }),
+  kafkaTlsKeyFile: setting({
+    env: 'RELAY_KAFKA_TLS_KEY_FILE',
+    schema: pemFile('private key'),
+    default: '',
+    doc: 'Unencrypted PEM private key of `RELAY_KAFKA_TLS_CERT_FILE`. Readable by the relay alone.',
+  }),
+  kafkaSaslMechanism: setting({
+    env: 'RELAY_KAFKA_SASL_MECHANISM',
+    schema: z.enum(SASL_MECHANISMS, { error: `must be one of ${SASL_MECHANISMS.join(', ')}` }),
+    default: 'none',
+    doc: 'SASL authentication with the brokers (listeners `SASL_PLAINTEXT` and `SASL_SSL`): none, plain, scram-sha-256 or scram-sha-512. Anything but none needs `RELAY_KAFKA_SASL_USERNAME` and `RELAY_KAFKA_SASL_PASSWORD`; `plain` sends the password as it is, so use it with `RELAY_KAFKA_TLS=true`.',
+  }),
+  kafkaSaslUsername: setting({
+    env: 'RELAY_KAFKA_SASL_USERNAME',
+    schema: z.string(),
+    default: '',
+    doc: 'SASL user name.',
+  }),
+  kafkaSaslPassword: setting({
+    env: 'RELAY_KAFKA_SASL_PASSWORD',
+    schema: z.string(),
+    secret: true,
+    default: '',
+    doc: 'SASL password (`RELAY_KAFKA_SASL_PASSWORD_FILE` to read it from a file).',
   }),
   outboxSchema: setting({
     env: 'RELAY_OUTBOX_SCHEMA',
@@ -351,3 +430,41 @@ export type SettingName = keyof typeof SETTINGS;
 export type RelayConfig = {
   readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']>;
 };
+
+/**
+ * Rules between settings, checked once every setting is valid on its own. Each returns what is
+ * wrong and what to do, naming the settings, or null.
+ */
+export const RULES: readonly ((config: RelayConfig) => string | null)[] = [
+  ({ kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password }) => {
+    if (mechanism === 'none') {
+      return username || password
+        ? 'RELAY_KAFKA_SASL_USERNAME or RELAY_KAFKA_SASL_PASSWORD is set but RELAY_KAFKA_SASL_MECHANISM is none: set the mechanism (plain, scram-sha-256 or scram-sha-512) or unset both'
+        : null;
+    }
+    const missing = [
+      username ? null : 'RELAY_KAFKA_SASL_USERNAME',
+      password ? null : 'RELAY_KAFKA_SASL_PASSWORD (or RELAY_KAFKA_SASL_PASSWORD_FILE)',
+    ].filter(Boolean);
+    return missing.length > 0
+      ? `RELAY_KAFKA_SASL_MECHANISM=${mechanism} needs ${missing.join(' and ')}: set them, or set the mechanism to none`
+      : null;
+  },
+  ({ kafkaTlsCertFile: cert, kafkaTlsKeyFile: key }) => {
+    if (!cert !== !key) {
+      return 'RELAY_KAFKA_TLS_CERT_FILE and RELAY_KAFKA_TLS_KEY_FILE go together: set both (mutual TLS) or neither';
+    }
+    const problem = cert && key ? keyPairProblem(cert, key) : null;
+    return problem
+      ? `RELAY_KAFKA_TLS_CERT_FILE and RELAY_KAFKA_TLS_KEY_FILE: ${problem}; give the key of that certificate`
+      : null;
+  },
+  (config) => {
+    const tlsFiles = (['kafkaTlsCaFile', 'kafkaTlsCertFile', 'kafkaTlsKeyFile'] as const).filter(
+      (name) => config[name] !== '',
+    );
+    return !config.kafkaTls && tlsFiles.length > 0
+      ? `${tlsFiles.map((name) => SETTINGS[name].env).join(', ')} set but RELAY_KAFKA_TLS is false: set RELAY_KAFKA_TLS=true (the listener is SSL or SASL_SSL) or unset them`
+      : null;
+  },
+];

@@ -16,6 +16,8 @@ import { createKafkaInspector, type KafkaInspector } from '../publish/kafka-insp
 import { topicPattern } from '../route/topic-template.ts';
 import type { TopicPartitions } from '../publish/kafka-inspect.ts';
 import type { Logger } from './logger.ts';
+import { kafkaClientOptions } from '../publish/kafka-security.ts';
+import { explainCertificate } from '../db/connect.ts';
 
 /** ok ✓, warn ! (works, but look), fail ✗ (the relay will not work), skip - (not checked). */
 export type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -166,8 +168,7 @@ async function postgresFindings(config: RelayConfig, options: DoctorOptions): Pr
 
 async function kafkaFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
   const kafka = createKafkaInspector({
-    brokers: [...config.kafkaBrokers],
-    clientId: config.kafkaClientId,
+    ...kafkaClientOptions(config),
     logger: options.logger,
     timeoutMs: options.timeoutMs,
   });
@@ -214,7 +215,8 @@ async function postgresConnection({ db, config }: PgContext): Promise<Outcome> {
   } catch (error) {
     return fail(
       `cannot connect to ${target}: ${messageOf(error)}`,
-      'Check RELAY_PG_URL (host, port, database, user, password) and that PostgreSQL accepts connections from here (listen_addresses, pg_hba.conf).',
+      explainCertificate(error) ??
+        'Check RELAY_PG_URL (host, port, database, user, password) and that PostgreSQL accepts connections from here (listen_addresses, pg_hba.conf).',
     );
   }
   const { rows } = await db.query<{ role: string; database: string; version: string }>(

@@ -11,6 +11,7 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import { createKafkaSink, type KafkaSink } from '../publish/kafka.ts';
 import { createRouter, type Router } from '../route/index.ts';
 import { Relay } from './relay.ts';
+import { kafkaClientOptions } from '../publish/kafka-security.ts';
 
 export function createRelay(
   config: RelayConfig,
@@ -18,8 +19,7 @@ export function createRelay(
 ): { relay: Relay; sink: KafkaSink } {
   const exactlyOnce = config.delivery === 'exactly-once';
   const sink = createKafkaSink({
-    brokers: config.kafkaBrokers,
-    clientId: config.kafkaClientId,
+    ...kafkaClientOptions(config),
     partitions: config.topicPartitions,
     replicationFactor: config.topicReplicationFactor,
     logger: observability.logger,

@@ -5,8 +5,7 @@
  * kafka.ts as two KafkaSink methods (`ping`, `describeTopics`). It never creates or changes
  * anything on the brokers.
  */
-import { connect as tcpConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
 import {
   Kafka,
   logLevel as KafkaLogLevel,
@@ -16,6 +15,7 @@ import {
 } from 'kafkajs';
 import { RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
+import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 
 export interface KafkaInspectorOptions {
   brokers: string[];
@@ -23,6 +23,8 @@ export interface KafkaInspectorOptions {
   logger: Logger;
   /** Bound on connecting and on each request: a doctor answers quickly or says it cannot. */
   timeoutMs: number;
+  /** TLS and SASL, as kafkaSecurity() makes them from the settings. */
+  security?: KafkaSecurity;
 }
 
 export interface ClusterInfo {
@@ -52,6 +54,7 @@ export function createKafkaInspector(options: KafkaInspectorOptions): KafkaInspe
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
+    ...options.security,
     socketFactory: sockets.factory,
     connectionTimeout: attemptMs,
     requestTimeout: attemptMs,
@@ -76,11 +79,8 @@ class SocketTracker {
   private readonly open = new Set<Socket>();
   private closed = false;
 
-  readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-    const socket = ssl
-      ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
-      : tcpConnect({ host, port }, onConnect);
-    socket.setKeepAlive(true, 60_000);
+  readonly factory: ISocketFactory = (args) => {
+    const socket = openSocket(args);
     if (this.closed) return socket.destroy(new Error('the Kafka inspector is closed'));
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
@@ -114,7 +114,7 @@ class KafkajsInspector implements KafkaInspector {
         clusterId: cluster.clusterId,
       };
     } catch (error) {
-      throw unreachable(error, this.options.brokers, this.options.timeoutMs);
+      throw unreachable(error, this.options);
     }
   }
 
@@ -145,12 +145,17 @@ class KafkajsInspector implements KafkaInspector {
   }
 }
 
-function unreachable(error: unknown, brokers: string[], timeoutMs: number): RelayError {
+function unreachable(error: unknown, options: KafkaInspectorOptions): RelayError {
+  const { brokers, timeoutMs, security } = options;
   const message = error instanceof Error ? error.message : String(error);
+  const failure = explainKafkaFailure(error, brokers, security);
+  const hint = failure.retriable
+    ? `${failure.hint} They must answer from here within ${timeoutMs} ms (firewall, advertised.listeners).`
+    : failure.hint;
   return new RelayError('KAFKA_CONNECT', `cannot reach Kafka at ${brokers.join(',')}: ${message}`, {
     cause: error,
-    retriable: true,
-    hint: `Check RELAY_KAFKA_BROKERS and that these brokers answer from here within ${timeoutMs} ms (firewall, advertised.listeners).`,
+    retriable: failure.retriable,
+    hint,
   });
 }
 

@@ -18,6 +18,7 @@ import {
 } from 'kafkajs';
 import { RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
+import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -35,6 +36,8 @@ export interface KafkaSinkOptions {
   logger: Logger;
   /** Set for exactly-once: every send() is one Kafka transaction under this id. */
   transactionalId?: string;
+  /** TLS and SASL, as kafkaSecurity() makes them from the settings. */
+  security?: KafkaSecurity;
 }
 
 export interface KafkaSink {
@@ -91,6 +94,8 @@ class KafkajsSink implements KafkaSink {
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
+      ...options.security,
+      socketFactory: openSocket,
       logLevel: KafkaLogLevel.WARN,
       logCreator: () => (entry: LogEntry) => {
         const { message, ...extra } = entry.log;
@@ -136,7 +141,7 @@ class KafkajsSink implements KafkaSink {
     try {
       await this.producer.connect();
     } catch (error) {
-      throw kafkaError('cannot connect to Kafka', error, this.options.brokers);
+      throw kafkaError('cannot connect to Kafka', error, this.options);
     }
   }
 
@@ -217,7 +222,7 @@ class KafkajsSink implements KafkaSink {
           },
         );
       }
-      throw kafkaError('Kafka did not acknowledge a batch', error, this.options.brokers);
+      throw kafkaError('Kafka did not acknowledge a batch', error, this.options);
     }
   }
 
@@ -286,13 +291,10 @@ function tooLarge(error: unknown, depth = 0): boolean {
   return tooLarge(error.cause, depth + 1) || nested.some((e) => tooLarge(e, depth + 1));
 }
 
-function kafkaError(what: string, error: unknown, brokers: string[]): RelayError {
+function kafkaError(what: string, error: unknown, options: KafkaSinkOptions): RelayError {
   const message = error instanceof Error ? error.message : String(error);
-  return new RelayError('KAFKA_PUBLISH', `${what}: ${message}`, {
-    cause: error,
-    retriable: true,
-    hint: `Check that the brokers in RELAY_KAFKA_BROKERS (${brokers.join(',')}) are reachable.`,
-  });
+  const { hint, retriable } = explainKafkaFailure(error, options.brokers, options.security);
+  return new RelayError('KAFKA_PUBLISH', `${what}: ${message}`, { cause: error, retriable, hint });
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import { explainCertificate } from '../db/connect.ts';
 import { RelayError } from '../domain/errors.ts';
 import { INVALID_LSN, type Lsn } from '../domain/lsn.ts';
 import { buildStatusUpdate, parseFrame, type ReplicationFrame } from './protocol.ts';
@@ -67,10 +68,11 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
     try {
       await this.client.connect();
     } catch (error) {
+      const certificate = explainCertificate(error);
       throw new RelayError('PG_CONNECT', `cannot open a replication connection: ${String(error)}`, {
         cause: error,
-        retriable: true,
-        hint: 'Check RELAY_PG_URL and that the role has the REPLICATION attribute.',
+        retriable: !certificate,
+        hint: certificate ?? 'Check RELAY_PG_URL and that the role has the REPLICATION attribute.',
       });
     }
   }

@@ -188,8 +188,15 @@ test('an unreachable PostgreSQL is a failed finding, and its other checks are no
   assert.equal(result.byName('kafka').status, 'ok');
 });
 
-test('no password reaches config show or doctor, in the URL or as ?password=, nor their logs', async () => {
-  const { pgUrl, kafkaBrokers } = await services();
+test('no password reaches config show or doctor, in the URL, as ?password= or for SASL, nor their logs', async () => {
+  const { pgUrl, kafkaBrokers, kafkaSecurity } = await services();
+  // Kafka refuses this password: the failed login is where it could leak.
+  const sasl = {
+    RELAY_KAFKA_SASL_MECHANISM: 'scram-sha-256',
+    RELAY_KAFKA_SASL_USERNAME: 'relay',
+    RELAY_KAFKA_SASL_PASSWORD: SECRET,
+  };
+  const brokers = kafkaSecurity?.saslPlaintextBrokers ?? kafkaBrokers;
   const withPassword = new URL(pgUrl);
   withPassword.username ||= 'postgres';
   withPassword.password = SECRET;
@@ -198,7 +205,7 @@ test('no password reaches config show or doctor, in the URL or as ?password=, no
   const unreachable = `postgres://relay:${SECRET}@127.0.0.1:1/db?sslpassword=${SECRET}`;
   for (const url of [withPassword.toString(), inQuery.toString(), unreachable]) {
     // The throwaway cluster trusts local connections, so the password is held, not needed.
-    const env = relayEnv(url, kafkaBrokers, names, { RELAY_LOG_LEVEL: 'trace' });
+    const env = relayEnv(url, brokers, names, { RELAY_LOG_LEVEL: 'trace', ...sasl });
     const runs = [
       await runCli(['config', 'show'], env),
       await runCli(['config', 'show', '--json'], env),
