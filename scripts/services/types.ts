@@ -73,8 +73,33 @@ export interface ContainerState {
   image: string;
 }
 
+/** Apicurio Registry run as `command` (java ... -jar runner.jar) from `dir`. */
+export interface LocalRegistryState {
+  type: 'local';
+  version: string;
+  port: number;
+  /** Current JVM pid; rewritten whenever a test process starts the registry again. */
+  pid: number;
+  dir: string;
+  /** The Quarkus properties file passed by path on the command line, which marks the process. */
+  configFile: string;
+  /** JVM stdout/stderr: Quarkus logs to the console, access log included. */
+  logFile: string;
+  command: string[];
+  /** The ccompat base URL, e.g. http://127.0.0.1:PORT/apis/ccompat/v7. */
+  url: string;
+  /** Set when the registry requires HTTP basic auth (for tests of credentials only). */
+  basicAuth?: BasicAuth;
+}
+
+export interface BasicAuth {
+  username: string;
+  password: string;
+}
+
 export type PostgresState = LocalPostgresState | ContainerState;
 export type KafkaState = LocalKafkaState | ContainerState;
+export type RegistryState = LocalRegistryState | ContainerState;
 
 export interface ServicesState {
   version: 1;
