@@ -24,8 +24,15 @@ export interface Services {
   /** Superuser URL of database `postgres`. */
   pgUrl: string;
   kafkaBrokers: string[];
+  /**
+   * Base URL of a Confluent-compatible schema registry API (Apicurio's ccompat v7), without a
+   * trailing slash; '' with kind 'env' when RELAY_TEST_REGISTRY_URL is unset.
+   */
+  registryUrl: string;
   postgres: ServiceControl;
   kafka: ServiceControl;
+  /** A restarted local or container registry is empty: it keeps its schemas in memory. */
+  registry: ServiceControl;
   /**
    * Owner: stops everything it started and removes its temp dirs. Attached (the wrapper owns the
    * servers): starts again whatever this handle stopped, so the next test file finds them running.
@@ -106,7 +113,10 @@ export interface ServicesState {
   kind: ServicesKind;
   pgUrl: string;
   kafkaBrokers: string[];
+  /** See Services.registryUrl. */
+  registryUrl: string;
   /** Absent for kind 'env': the harness did not start those servers. */
   postgres?: PostgresState;
   kafka?: KafkaState;
+  registry?: RegistryState;
 }
