@@ -119,7 +119,7 @@ function kafkaEnvironment(host: string, port: number): Record<string, string> {
   };
 }
 
-/** Quarkus reads apicurio.rules.global.compatibility from APICURIO_RULES_GLOBAL_COMPATIBILITY. */
+/** Quarkus reads apicurio.ccompat.use-canonical-hash from APICURIO_CCOMPAT_USE_CANONICAL_HASH. */
 function registryEnvironment(): Record<string, string> {
   const entries = Object.entries(CONFLUENT_LIKE_SETTINGS).map(([key, value]) => [
     key.toUpperCase().replace(/[.-]/g, '_'),

@@ -35,14 +35,16 @@ export interface RegistryOptions {
  *  - legacy-id-mode off: ids are content ids, so one schema registered under two subjects has
  *    one id, as in Confluent (on, they are per-version global ids);
  *  - canonical hash: a schema that differs only in formatting finds the registered version
- *    (lookup and register) instead of 40403 or a new version;
- *  - global compatibility BACKWARD, Confluent's default (Apicurio's is none). Apicurio enforces
- *    it, but GET /config still answers NONE: the ccompat API shows only rules set through it.
+ *    (lookup and register) instead of 40403 or a new version. Unlike Confluent it also drops
+ *    docs, so a schema whose only change is a doc gets the registered version's id back.
+ * Compatibility stays Apicurio's default, none, unlike Confluent's BACKWARD: in Apicurio a subject
+ * set to NONE has no rule and falls back to the global one, so a global BACKWARD (whether from
+ * apicurio.rules.global.compatibility or PUT /config) could not be relaxed per subject. A test
+ * that wants Confluent's default sets it on its subject: PUT /config/{subject} BACKWARD.
  */
 export const CONFLUENT_LIKE_SETTINGS: Readonly<Record<string, string>> = {
   'apicurio.ccompat.legacy-id-mode.enabled': 'false',
   'apicurio.ccompat.use-canonical-hash': 'true',
-  'apicurio.rules.global.compatibility': 'BACKWARD',
 };
 
 /**

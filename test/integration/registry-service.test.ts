@@ -71,11 +71,18 @@ describe('the test run schema registry (Confluent-compatible API)', { skip }, ()
     assert.equal((reply.body as { error_code: number }).error_code, 40403);
   });
 
-  it('refuses a backward-incompatible version with 409, BACKWARD being the default', async () => {
+  it('accepts any new version by default, and refuses an incompatible one with 409 once the subject is BACKWARD', async () => {
     const url = requireRegistry(services);
     const subject = uniqueSubject('compat');
     await registerAvro(url, subject, ORDER_V1);
-    const incompatible = recordSchema('OrderPlaced', [{ name: 'orderId', type: 'long' }]);
+    const changed = recordSchema('OrderPlaced', [{ name: 'orderId', type: 'long' }]);
+    await registerAvro(url, subject, changed);
+
+    const config = await registryRequest(url, 'PUT', `/config/${subject}`, {
+      compatibility: 'BACKWARD',
+    });
+    assert.deepEqual(config, { status: 200, body: { compatibilityLevel: 'BACKWARD' } });
+    const incompatible = recordSchema('OrderPlaced', [{ name: 'orderId', type: 'boolean' }]);
     const reply = await registryRequest(url, 'POST', `/subjects/${subject}/versions`, {
       schema: JSON.stringify(incompatible),
     });
