@@ -1,8 +1,10 @@
 /**
  * node scripts/with-services.ts -- <command...>
  *
- * Starts Postgres and Kafka once (see scripts/services/index.ts), runs the command with
+ * Starts Postgres, Kafka and a schema registry once (see scripts/services/index.ts), runs the command with
  *   RELAY_TEST_PG_URL, RELAY_TEST_KAFKA_BROKERS  where the servers are;
+ *   RELAY_TEST_REGISTRY_URL                       the schema registry's Confluent-compatible API
+ *                                                 ('' when there is none);
  *   RELAY_TEST_SERVICES_STATE                     a JSON file through which test processes
  *                                                 attach and stop/start the same servers;
  * then stops and removes the servers, and exits with the command's exit code. `node --test` runs
@@ -49,6 +51,7 @@ function childEnv(services: Services, statePath: string): NodeJS.ProcessEnv {
     ...process.env,
     RELAY_TEST_PG_URL: services.pgUrl,
     RELAY_TEST_KAFKA_BROKERS: services.kafkaBrokers.join(','),
+    RELAY_TEST_REGISTRY_URL: services.registryUrl,
     RELAY_TEST_SERVICES_STATE: statePath,
   };
 }

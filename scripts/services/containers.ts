@@ -6,10 +6,12 @@ import { brokerReady } from './kafka.ts';
 import { say, since } from './log.ts';
 import { freePorts } from './net.ts';
 import { run } from './proc.ts';
+import { CCOMPAT_PATH, CONFLUENT_LIKE_SETTINGS, registryReady } from './registry.ts';
 import type { ContainerState, ServiceControl, ServicesState, StopOptions } from './types.ts';
 
 const PG_IMAGE = 'postgres:17';
 const KAFKA_IMAGE = 'apache/kafka:4.1.1';
+const REGISTRY_IMAGE = 'apicurio/apicurio-registry:3.0.9';
 const READY_TIMEOUT_MS = 90_000;
 
 /**
@@ -41,7 +43,7 @@ function dockerTarget(): RequestOptions | null {
 }
 
 /**
- * Both containers publish fixed host ports, chosen here, because Kafka must advertise its
+ * The containers publish fixed host ports, chosen here, because Kafka must advertise its
  * host-side address before it starts and because `docker start` after `docker stop` would
  * otherwise map new random ports.
  */
@@ -49,7 +51,7 @@ export async function startContainers(): Promise<ServicesState> {
   const t0 = performance.now();
   const tc = await import('testcontainers');
   const host = (await tc.getContainerRuntimeClient()).info.containerRuntime.host;
-  const [pgPort = 0, kafkaPort = 0] = await freePorts(2);
+  const [pgPort = 0, kafkaPort = 0, registryPort = 0] = await freePorts(3);
   const postgres = new tc.GenericContainer(PG_IMAGE)
     .withEnvironment({ POSTGRES_PASSWORD: 'postgres' })
     .withCommand(['postgres', ...postgresFlags()])
@@ -60,17 +62,29 @@ export async function startContainers(): Promise<ServicesState> {
     .withEnvironment(kafkaEnvironment(host, kafkaPort))
     .withExposedPorts({ container: 9092, host: kafkaPort })
     .start();
-  const [pgContainer, kafkaContainer] = await Promise.all([postgres, kafka]);
+  const registry = new tc.GenericContainer(REGISTRY_IMAGE)
+    .withEnvironment(registryEnvironment())
+    .withExposedPorts({ container: 8080, host: registryPort })
+    .start();
+  const [pgContainer, kafkaContainer, registryContainer] = await Promise.all([
+    postgres,
+    kafka,
+    registry,
+  ]);
   const state: ServicesState = {
     version: 1,
     kind: 'testcontainers',
     pgUrl: `postgres://postgres:postgres@${host}:${pgPort}/postgres`,
     kafkaBrokers: [`${host}:${kafkaPort}`],
+    registryUrl: `http://${host}:${registryPort}${CCOMPAT_PATH}`,
     postgres: { type: 'container', id: pgContainer.getId(), image: PG_IMAGE },
     kafka: { type: 'container', id: kafkaContainer.getId(), image: KAFKA_IMAGE },
+    registry: { type: 'container', id: registryContainer.getId(), image: REGISTRY_IMAGE },
   };
   await brokerReady(state.kafkaBrokers, { hint: `see docker logs ${kafkaContainer.getId()}` });
-  say(`${PG_IMAGE} and ${KAFKA_IMAGE} ready on ${host} in ${since(t0)} (testcontainers)`);
+  await registryReady(state.registryUrl, { hint: `see docker logs ${registryContainer.getId()}` });
+  const images = `${PG_IMAGE}, ${KAFKA_IMAGE} and ${REGISTRY_IMAGE}`;
+  say(`${images} ready on ${host} in ${since(t0)} (testcontainers)`);
   return state;
 }
 
@@ -103,6 +117,15 @@ function kafkaEnvironment(host: string, port: number): Record<string, string> {
     KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
     KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
   };
+}
+
+/** Quarkus reads apicurio.ccompat.use-canonical-hash from APICURIO_CCOMPAT_USE_CANONICAL_HASH. */
+function registryEnvironment(): Record<string, string> {
+  const entries = Object.entries(CONFLUENT_LIKE_SETTINGS).map(([key, value]) => [
+    key.toUpperCase().replace(/[.-]/g, '_'),
+    value,
+  ]);
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** docker stop/start keep the container's data and published ports; any process can run them. */

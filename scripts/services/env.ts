@@ -3,9 +3,14 @@ import type { ServiceControl } from './types.ts';
 export interface EnvSettings {
   pgUrl: string;
   kafkaBrokers: string[];
+  /** RELAY_TEST_REGISTRY_URL, or '': tests that need a registry then skip. */
+  registryUrl: string;
 }
 
-/** RELAY_TEST_PG_URL + RELAY_TEST_KAFKA_BROKERS (comma list): both or neither. */
+/**
+ * RELAY_TEST_PG_URL + RELAY_TEST_KAFKA_BROKERS (comma list): both or neither. The optional
+ * RELAY_TEST_REGISTRY_URL (a Confluent-compatible API base URL) is read only along with them.
+ */
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings | null {
   const pgUrl = env.RELAY_TEST_PG_URL?.trim() ?? '';
   const kafkaBrokers = (env.RELAY_TEST_KAFKA_BROKERS ?? '')
@@ -19,7 +24,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvSettin
         '(then the test harness starts its own Postgres and Kafka)',
     );
   }
-  return { pgUrl, kafkaBrokers };
+  const registryUrl = (env.RELAY_TEST_REGISTRY_URL?.trim() ?? '').replace(/\/+$/, '');
+  return { pgUrl, kafkaBrokers, registryUrl };
 }
 
 /** Servers given by URL belong to someone else: the harness will not stop or start them. */

@@ -3,10 +3,12 @@ import { unsupportedControl } from './env.ts';
 import { brokerReady, localKafka, removeLocalKafka } from './kafka.ts';
 import { say } from './log.ts';
 import { localPostgresControl, removeLocalPostgres } from './postgres.ts';
+import { localRegistryControl, registryReady, removeLocalRegistry } from './registry.ts';
 import { readState, writeState } from './state.ts';
 import type {
   KafkaState,
   PostgresState,
+  RegistryState,
   ServiceControl,
   Services,
   ServicesState,
@@ -26,17 +28,20 @@ export function servicesFromState(initial: ServicesState, ctx: HandleContext): S
   const stopped = new Set<ServiceControl>();
   const postgres = tracked(postgresControl(initial), stopped);
   const kafka = tracked(kafkaControl(initial, store), stopped);
+  const registry = tracked(registryControl(initial, store), stopped);
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= ctx.owner ? teardown(store) : startAgain(stopped));
-  const { kind, pgUrl, kafkaBrokers, kafkaSecurity, pgTls } = initial;
+  const { kind, pgUrl, kafkaBrokers, registryUrl, kafkaSecurity, pgTls } = initial;
   return {
     kind,
     pgUrl,
     kafkaBrokers,
+    registryUrl,
     ...(kafkaSecurity ? { kafkaSecurity } : {}),
     ...(pgTls ? { pgTls } : {}),
     postgres,
     kafka,
+    registry,
     close,
   };
 }
@@ -114,12 +119,27 @@ function localKafkaControl(store: StateStore): ServiceControl {
   return { stop, start, restart };
 }
 
-/** Stops and removes both servers even if one of them fails to go. */
+function registryControl(state: ServicesState, store: StateStore): ServiceControl {
+  const registry = state.registry;
+  if (!registry) return unsupportedControl('registry', 'RELAY_TEST_REGISTRY_URL');
+  if (registry.type === 'container') {
+    const hint = `see docker logs ${registry.id}`;
+    return containerControl(registry, () => registryReady(state.registryUrl, { hint }));
+  }
+  return localRegistryControl(async () => {
+    const latest = await store.load();
+    if (latest.registry?.type !== 'local') throw new Error('services state lost its registry');
+    return { registry: latest.registry, save: () => store.save(latest) };
+  });
+}
+
+/** Stops and removes every server even if one of them fails to go. */
 async function teardown(store: StateStore): Promise<void> {
   const state = await store.load();
   const results = await Promise.allSettled([
     removePostgres(state.postgres),
     removeKafka(state.kafka),
+    removeRegistry(state.registry),
   ]);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
@@ -139,4 +159,9 @@ async function removePostgres(pg: PostgresState | undefined): Promise<void> {
 async function removeKafka(kafka: KafkaState | undefined): Promise<void> {
   if (kafka?.type === 'local') await removeLocalKafka(kafka);
   if (kafka?.type === 'container') await removeContainer(kafka);
+}
+
+async function removeRegistry(registry: RegistryState | undefined): Promise<void> {
+  if (registry?.type === 'local') await removeLocalRegistry(registry);
+  if (registry?.type === 'container') await removeContainer(registry);
 }

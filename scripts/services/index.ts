@@ -1,11 +1,15 @@
 /**
- * PostgreSQL (wal_level=logical) and a single-node Kafka 4 broker for integration tests, the demo
- * and the benchmark. Sources, in order:
- *   1. RELAY_TEST_PG_URL + RELAY_TEST_KAFKA_BROKERS, when set (servers someone else runs);
- *   2. testcontainers (postgres:17, apache/kafka:4.1.1), when a Docker engine answers;
+ * PostgreSQL (wal_level=logical), a single-node Kafka 4 broker and a Confluent-compatible schema
+ * registry (Apicurio Registry 3, in memory) for integration tests, the demo and the benchmark.
+ * Sources, in order:
+ *   1. RELAY_TEST_PG_URL + RELAY_TEST_KAFKA_BROKERS, when set (servers someone else runs), with
+ *      the optional RELAY_TEST_REGISTRY_URL (unset: no registry, and tests that need one skip);
+ *   2. testcontainers (postgres:17, apache/kafka:4.1.1, apicurio/apicurio-registry:3.0.9), when a
+ *      Docker engine answers;
  *   3. local processes: an initdb'd cluster from the newest /usr/lib/postgresql/<major>/bin (or
- *      RELAY_TEST_PG_BIN) and a broker run from Maven Central jars cached in
- *      .cache/kafka-<version>/ (needs java 17+, and mvn for the first fetch).
+ *      RELAY_TEST_PG_BIN), a broker run from Maven Central jars cached in .cache/kafka-<version>/
+ *      and Apicurio's Maven Central distribution cached in .cache/apicurio-registry-<version>/
+ *      (needs java 17+, and mvn for the first fetch).
  * scripts/with-services.ts starts them once per test run; test files call attachServices().
  */
 import { dockerAnswers, startContainers } from './containers.ts';
@@ -14,12 +18,14 @@ import { servicesFromState } from './handles.ts';
 import { removeLocalKafka, startLocalKafka } from './kafka.ts';
 import { say } from './log.ts';
 import { removeLocalPostgres, startLocalPostgres } from './postgres.ts';
+import { removeLocalRegistry, startLocalRegistry } from './registry.ts';
 import { readState, writeState } from './state.ts';
 import type { ServicesState, Services, StartOptions } from './types.ts';
 
 export type {
   KafkaSecurityInfo,
   PostgresTlsInfo,
+  BasicAuth,
   ServiceControl,
   Services,
   ServicesKind,
@@ -51,6 +57,7 @@ async function startState(): Promise<ServicesState> {
   const env = settingsFromEnv();
   if (env) {
     say(`using RELAY_TEST_PG_URL and RELAY_TEST_KAFKA_BROKERS=${env.kafkaBrokers.join(',')}`);
+    if (env.registryUrl) say(`using RELAY_TEST_REGISTRY_URL=${env.registryUrl}`);
     return { version: 1, kind: 'env', ...env };
   }
   if (await dockerAnswers()) return startContainers();
@@ -58,12 +65,11 @@ async function startState(): Promise<ServicesState> {
 }
 
 async function startLocal(): Promise<ServicesState> {
-  const [postgres, kafka] = await bothOrNeither(
-    startLocalPostgres(),
-    startLocalKafka(),
-    removeLocalPostgres,
-    removeLocalKafka,
-  );
+  const [postgres, kafka, registry] = await allOrNone([
+    { start: startLocalPostgres(), undo: removeLocalPostgres },
+    { start: startLocalKafka(), undo: removeLocalKafka },
+    { start: startLocalRegistry(), undo: removeLocalRegistry },
+  ]);
   return {
     version: 1,
     kind: 'local',
@@ -71,22 +77,29 @@ async function startLocal(): Promise<ServicesState> {
     kafkaBrokers: [`127.0.0.1:${kafka.port}`],
     ...(kafka.security ? { kafkaSecurity: kafka.security } : {}),
     ...(postgres.tls ? { pgTls: postgres.tls } : {}),
+    registryUrl: registry.url,
     postgres,
     kafka,
+    registry,
   };
 }
 
-/** Starts both at once; when one fails, the other is removed before the error propagates. */
-async function bothOrNeither<A, B>(
-  a: Promise<A>,
-  b: Promise<B>,
-  undoA: (value: A) => Promise<void>,
-  undoB: (value: B) => Promise<void>,
-): Promise<[A, B]> {
-  const [ra, rb] = await Promise.allSettled([a, b]);
-  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
-  if (ra.status === 'fulfilled') await undoA(ra.value).catch(() => undefined);
-  if (rb.status === 'fulfilled') await undoB(rb.value).catch(() => undefined);
-  const reasons = [ra, rb].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+interface Starting<T> {
+  start: Promise<T>;
+  undo: (value: T) => Promise<void>;
+}
+
+/** Starts all at once; when one fails, those that started are removed before the error propagates. */
+async function allOrNone<T extends unknown[]>(all: { [K in keyof T]: Starting<T[K]> }): Promise<T> {
+  const starting = all as Starting<unknown>[];
+  const results = await Promise.allSettled(starting.map((s) => s.start));
+  const values = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (values.length === results.length) return values as T;
+  const undoing = results.flatMap((r, i) => {
+    const undo = starting[i]?.undo;
+    return r.status === 'fulfilled' && undo ? [undo(r.value).catch(() => undefined)] : [];
+  });
+  await Promise.all(undoing);
+  const reasons = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   throw reasons.length === 1 ? reasons[0] : new AggregateError(reasons, 'services: start failed');
 }

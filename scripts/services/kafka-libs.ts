@@ -29,8 +29,14 @@ export async function ensureKafkaLibs(): Promise<KafkaLibs> {
   return { version, libsDir };
 }
 
-/** Kafka 4 needs Java 17; `java -version` prints e.g. `openjdk version "17.0.15"` on stderr. */
-export async function requireJava(): Promise<void> {
+/**
+ * Kafka 4 (and Apicurio Registry 3) need Java 17; `java -version` prints e.g.
+ * `openjdk version "17.0.15"` on stderr.
+ */
+export async function requireJava(
+  who = 'Kafka 4',
+  otherwise = 'set RELAY_TEST_KAFKA_BROKERS to use a running broker',
+): Promise<void> {
   const found = await run(['java', '-version']).then(
     ({ stdout, stderr }) => /version "(\d+)(?:\.(\d+))?/.exec(stderr + stdout),
     () => null,
@@ -39,7 +45,7 @@ export async function requireJava(): Promise<void> {
   if (major >= MIN_JAVA) return;
   const what = found ? `Java ${major} is on PATH` : 'no java on PATH';
   throw new Error(
-    `Kafka 4 needs Java ${MIN_JAVA} or newer and ${what}: install openjdk-17-jre-headless ` +
-      '(or newer) or set RELAY_TEST_KAFKA_BROKERS to use a running broker',
+    `${who} needs Java ${MIN_JAVA} or newer and ${what}: install openjdk-17-jre-headless ` +
+      `(or newer) or ${otherwise}`,
   );
 }

@@ -76,7 +76,10 @@ async function fetchLibs(request: MavenLibsRequest, pomSha256: string): Promise<
   }
 }
 
-async function requireMaven(request: MavenLibsRequest): Promise<void> {
+/** Throws an error that says how to install Maven, naming what it was needed for. */
+export async function requireMaven(
+  request: Pick<MavenLibsRequest, 'what' | 'otherwise'>,
+): Promise<void> {
   await run(['mvn', '-v']).catch((err: Error) => {
     const otherwise = request.otherwise ? ` or ${request.otherwise}` : '';
     throw new Error(

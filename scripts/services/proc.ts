@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RunResult {
@@ -101,4 +101,26 @@ export async function pidsWithArgument(argument: string): Promise<number[]> {
   const pids = entries.filter((name) => /^\d+$/.test(name)).map(Number);
   const matches = await Promise.all(pids.map((pid) => isAlive(pid, argument)));
   return pids.filter((_, i) => matches[i]);
+}
+
+/**
+ * Starts argv in its own session with stdout and stderr appended to outFile, and resolves with
+ * its pid once it runs: the server outlives the process that started it (a test file that
+ * restarts it), and a Ctrl-C at the terminal reaches only the wrapper, which stops it itself.
+ */
+export async function spawnDetached(argv: string[], cwd: string, outFile: string) {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('spawnDetached: empty command');
+  const out = await open(outFile, 'a');
+  try {
+    const child = spawn(file, args, { cwd, detached: true, stdio: ['ignore', out.fd, out.fd] });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+    return child.pid ?? 0;
+  } finally {
+    await out.close();
+  }
 }

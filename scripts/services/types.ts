@@ -27,8 +27,15 @@ export interface Services {
   /** Absent when the servers were not started by the harness (env, testcontainers). */
   kafkaSecurity?: KafkaSecurityInfo;
   pgTls?: PostgresTlsInfo;
+  /**
+   * Base URL of a Confluent-compatible schema registry API (Apicurio's ccompat v7), without a
+   * trailing slash; '' with kind 'env' when RELAY_TEST_REGISTRY_URL is unset.
+   */
+  registryUrl: string;
   postgres: ServiceControl;
   kafka: ServiceControl;
+  /** A restarted local or container registry is empty: it keeps its schemas in memory. */
+  registry: ServiceControl;
   /**
    * Owner: stops everything it started and removes its temp dirs. Attached (the wrapper owns the
    * servers): starts again whatever this handle stopped, so the next test file finds them running.
@@ -104,8 +111,33 @@ export interface ContainerState {
   image: string;
 }
 
+/** Apicurio Registry run as `command` (java ... -jar runner.jar) from `dir`. */
+export interface LocalRegistryState {
+  type: 'local';
+  version: string;
+  port: number;
+  /** Current JVM pid; rewritten whenever a test process starts the registry again. */
+  pid: number;
+  dir: string;
+  /** The Quarkus properties file passed by path on the command line, which marks the process. */
+  configFile: string;
+  /** JVM stdout/stderr: Quarkus logs to the console, access log included. */
+  logFile: string;
+  command: string[];
+  /** The ccompat base URL, e.g. http://127.0.0.1:PORT/apis/ccompat/v7. */
+  url: string;
+  /** Set when the registry requires HTTP basic auth (for tests of credentials only). */
+  basicAuth?: BasicAuth;
+}
+
+export interface BasicAuth {
+  username: string;
+  password: string;
+}
+
 export type PostgresState = LocalPostgresState | ContainerState;
 export type KafkaState = LocalKafkaState | ContainerState;
+export type RegistryState = LocalRegistryState | ContainerState;
 
 export interface ServicesState {
   version: 1;
@@ -114,7 +146,10 @@ export interface ServicesState {
   kafkaBrokers: string[];
   kafkaSecurity?: KafkaSecurityInfo;
   pgTls?: PostgresTlsInfo;
+  /** See Services.registryUrl. */
+  registryUrl: string;
   /** Absent for kind 'env': the harness did not start those servers. */
   postgres?: PostgresState;
   kafka?: KafkaState;
+  registry?: RegistryState;
 }
