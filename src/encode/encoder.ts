@@ -96,7 +96,7 @@ export function createEventEncoder(options: EventEncoderOptions = {}): EventEnco
   const envelopeWritable: WritableSchema = {
     type: envelope.type,
     text: JSON.stringify(envelope.type.schema({ exportAttrs: true })),
-    fullName: envelope.type.name ?? 'outbox.relay.OutboxEvent',
+    fullName: envelope.type.name ?? 'io.outboxrelay.OutboxEvent',
     fingerprint: envelope.fingerprint,
   };
   return {

@@ -156,7 +156,11 @@ export function refuseIncompatible(
 
 /** The problems of a report as lines for a terminal or a log. */
 export function describeProblems(report: SubjectReport): string[] {
-  return report.problems.map(
-    (p) => `${report.file} -> subject "${report.subject}": ${p.rule} at ${p.path}: ${p.message}`,
-  );
+  return report.problems.map((p) => {
+    // The checker's messages start with the path; say it once.
+    const message = p.message.startsWith(`${p.path}: `)
+      ? p.message.slice(p.path.length + 2)
+      : p.message;
+    return `${report.file} -> subject "${report.subject}": ${p.rule} at ${p.path}: ${message}`;
+  });
 }
