@@ -150,6 +150,9 @@ export async function writeTransactions(
   const table = `${quoteIdent(names.schema)}.${quoteIdent(names.table)}`;
   const client = await pool.connect();
   try {
+    // The throwaway cluster commits asynchronously for speed; a test that crashes Postgres must
+    // not lose a transaction it counts as written, so its own commits wait for the WAL write.
+    await client.query('SET synchronous_commit = on');
     for (const tx of transactions) {
       const rows = tx.map((e) => [
         e.id,
