@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { attachServices } from '../../scripts/services/index.ts';
+import { RelayError } from '../../src/domain/errors.ts';
+import { createRegistryClient } from '../../src/encode/registry-client.ts';
 import {
   localRegistryControl,
   removeLocalRegistry,
@@ -113,6 +115,22 @@ describe('a private local registry', () => {
         const body = { schema: JSON.stringify(ORDER_V1) };
         const registered = await registryRequest(registry.url, 'POST', path, body, basicAuth);
         assert.equal(registered.status, 200);
+
+        // The relay's own client, with the settings' credentials and with wrong ones.
+        const client = createRegistryClient({ url: registry.url, ...basicAuth });
+        const id = await client.register(uniqueSubject('relay-auth'), JSON.stringify(ORDER_V1));
+        const stored = JSON.parse(await client.schemaById(id)) as { name: string };
+        assert.equal(stored.name, ORDER_V1.name);
+        const refused = await createRegistryClient({ url: registry.url, ...wrong })
+          .subjects()
+          .then(
+            () => assert.fail('wrong credentials were accepted'),
+            (error: unknown) => error,
+          );
+        assert.ok(refused instanceof RelayError && !refused.retriable);
+        assert.match(refused.message, /answered 401/);
+        assert.match(refused.hint ?? '', /RELAY_SCHEMA_REGISTRY_PASSWORD/);
+        assert.ok(!`${refused.message}${refused.hint}`.includes('wrong'));
 
         const control = localRegistryControl(() =>
           Promise.resolve({ registry, save: () => Promise.resolve() }),
