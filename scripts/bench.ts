@@ -9,7 +9,10 @@
  *   BENCH_LATENCY_RATE     events/s of the steady-rate latency run (default 500)
  *   BENCH_LATENCY_SECONDS  its measured length (default 20), after a 2 s warm-up
  *   BENCH_KINDS            backlog measurements to run, comma-separated (default
- *                          single,hundred,singleExactlyOnce); e.g. BENCH_EVENTS=1000000
+ *                          single,hundred,singleExactlyOnce,hundredTyped,hundredRegistry;
+ *                          hundredTyped encodes the payloads with scripts/bench/schemas,
+ *                          hundredRegistry does too in the Confluent wire format through the
+ *                          run's schema registry); e.g. BENCH_EVENTS=1000000
  *                          BENCH_RUNS=1 BENCH_KINDS=hundred for the large-backlog memory figure
  */
 import { mkdtemp } from 'node:fs/promises';
@@ -36,6 +39,18 @@ interface BenchSettings {
   kinds: string[];
 }
 
+const ALL_KINDS = [
+  'single',
+  'hundred',
+  'singleExactlyOnce',
+  'hundredTyped',
+  'hundredRegistry',
+] as const;
+type Kind = (typeof ALL_KINDS)[number];
+
+/** Typed events: the workload's payloads as records of these schemas, one per event type. */
+const BENCH_SCHEMA_DIR = 'scripts/bench/schemas';
+
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -50,7 +65,7 @@ function settingsFromEnv(): BenchSettings {
   return {
     events: positiveInt('BENCH_EVENTS', 50_000),
     runs: positiveInt('BENCH_RUNS', 3),
-    kinds: (process.env.BENCH_KINDS ?? 'single,hundred,singleExactlyOnce').split(','),
+    kinds: (process.env.BENCH_KINDS ?? ALL_KINDS.join(',')).split(','),
     latency: {
       rate: positiveInt('BENCH_LATENCY_RATE', 500),
       seconds: positiveInt('BENCH_LATENCY_SECONDS', 20),
@@ -87,19 +102,35 @@ async function backlogs(ctx: BenchContext, settings: BenchSettings) {
     label: 'bench_single_eos',
     relayEnv: { RELAY_DELIVERY: 'exactly-once' },
   };
-  const runs: Record<'single' | 'hundred' | 'singleExactlyOnce', BacklogRun[]> = {
+  const hundredTyped: BacklogOptions = {
+    ...hundred,
+    label: 'bench_hundred_typed',
+    relayEnv: { RELAY_SCHEMA_DIR: BENCH_SCHEMA_DIR },
+  };
+  const hundredRegistry: BacklogOptions = {
+    ...hundred,
+    label: 'bench_hundred_registry',
+    relayEnv: { RELAY_SCHEMA_DIR: BENCH_SCHEMA_DIR, RELAY_SCHEMA_REGISTRY_URL: ctx.registryUrl },
+  };
+  const options: Record<Kind, BacklogOptions> = {
+    single,
+    hundred,
+    singleExactlyOnce,
+    hundredTyped,
+    hundredRegistry,
+  };
+  const runs: Record<Kind, BacklogRun[]> = {
     single: [],
     hundred: [],
     singleExactlyOnce: [],
+    hundredTyped: [],
+    hundredRegistry: [],
   };
   for (let i = 1; i <= settings.runs; i++) {
-    for (const [kind, opts] of [
-      ['single', single],
-      ['hundred', hundred],
-      ['singleExactlyOnce', singleExactlyOnce],
-    ] as const) {
+    for (const kind of ALL_KINDS) {
       if (!settings.kinds.includes(kind)) continue;
-      const run = await measureBacklog(ctx, opts, i);
+      if (kind === 'hundredRegistry' && !ctx.registryUrl) continue;
+      const run = await measureBacklog(ctx, options[kind], i);
       runs[kind].push(run);
       progress(describeRate(`backlog ${kind} ${i}/${settings.runs}`, run));
     }
@@ -108,11 +139,14 @@ async function backlogs(ctx: BenchContext, settings: BenchSettings) {
     backlogSingle: summarizeBacklog(single, runs.single),
     backlogHundred: summarizeBacklog(hundred, runs.hundred),
     backlogSingleExactlyOnce: summarizeBacklog(singleExactlyOnce, runs.singleExactlyOnce),
+    backlogHundredTyped: summarizeBacklog(hundredTyped, runs.hundredTyped),
+    backlogHundredRegistry: summarizeBacklog(hundredRegistry, runs.hundredRegistry),
   };
 }
 
 async function bench(ctx: BenchContext, settings: BenchSettings) {
-  const { backlogSingle, backlogHundred, backlogSingleExactlyOnce } = await backlogs(ctx, settings);
+  const backlog = await backlogs(ctx, settings);
+  const { backlogSingle, backlogHundred, backlogSingleExactlyOnce } = backlog;
   progress(`latency: ${settings.latency.rate} events/s for ${settings.latency.seconds}s`);
   const latency = await measureLatency(ctx, settings.latency);
   progress(`latency: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms`);
@@ -121,9 +155,21 @@ async function bench(ctx: BenchContext, settings: BenchSettings) {
     backlogSingle,
     backlogHundred,
     backlogSingleExactlyOnce,
+    backlogHundredTyped: backlog.backlogHundredTyped,
+    backlogHundredRegistry: backlog.backlogHundredRegistry,
     exactlyOnceThroughputRatio: ratio(
       backlogSingleExactlyOnce.eventsPerSecond,
       backlogSingle.eventsPerSecond,
+    ),
+    /** Typed events (JSON to Avro records) over the envelope, same workload. */
+    typedThroughputRatio: ratio(
+      backlog.backlogHundredTyped.eventsPerSecond,
+      backlogHundred.eventsPerSecond,
+    ),
+    /** The Confluent wire format through a registry over single-object encoding, typed. */
+    registryThroughputRatio: ratio(
+      backlog.backlogHundredRegistry.eventsPerSecond,
+      backlog.backlogHundredTyped.eventsPerSecond,
     ),
     latency,
     peakRssMb: Math.max(...rss.filter((mb): mb is number => mb !== null)),
@@ -162,9 +208,10 @@ async function run(settings: BenchSettings, teardown: Teardown, signal: AbortSig
   teardown.add('services', () => services.close());
   const logDir = await mkdtemp(join(tmpdir(), 'outbox-relay-bench-'));
   progress(`relay logs in ${logDir}`);
-  const { pgUrl, kafkaBrokers: brokers } = services;
+  const { pgUrl, kafkaBrokers: brokers, registryUrl } = services;
   const started = environment(settings, services.kind);
-  const results = await bench({ pgUrl, brokers, logDir, teardown, signal }, settings);
+  const ctx = { pgUrl, brokers, registryUrl, logDir, teardown, signal };
+  const results = await bench(ctx, settings);
   // Other work on a shared machine shows in the load: compare runs made at similar load.
   return { bench: 'outbox-relay', ...started, loadAverage1mAtEnd: loadAverage1m(), ...results };
 }

@@ -21,6 +21,8 @@ import { AGGREGATE_TYPES, dropTable } from './workload.ts';
 export interface BenchContext {
   readonly pgUrl: string;
   readonly brokers: string[];
+  /** The run's schema registry ('' without one: the registry measurement is skipped). */
+  readonly registryUrl: string;
   /** Where each relay's log goes, one file per measurement. */
   readonly logDir: string;
   readonly teardown: Teardown;
