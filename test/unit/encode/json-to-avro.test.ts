@@ -59,6 +59,41 @@ describe('JSON payloads to Avro values', () => {
     mismatch(DECIMAL, '1e2', '$', /decimal/);
   });
 
+  it('reads numbers as written whether or not they print back the same from a double', () => {
+    const schema = {
+      type: 'record',
+      name: 'N',
+      fields: [
+        { name: 'count', type: 'int' },
+        { name: 'price', type: DECIMAL },
+        { name: 'big', type: 'long' },
+        { name: 'ratio', type: 'double' },
+        { name: 'note', type: 'string' },
+      ],
+    };
+    // Every number prints back as written: the fast path.
+    const plain = '{"count": 3, "price": 19.9, "big": -42, "ratio": 0.1, "note": "x\\"1.0"}';
+    assert.deepEqual(convert(schema, plain), {
+      count: 3,
+      price: '19.9',
+      big: -42n,
+      ratio: 0.1,
+      note: 'x"1.0',
+    });
+    // One number that does not (19.90) sends the whole text through the exact reader.
+    const exact =
+      '{"count": 3, "price": 19.90, "big": 9007199254740993, "ratio": 1e-7, "note": ""}';
+    assert.deepEqual(convert(schema, exact), {
+      count: 3,
+      price: '19.90',
+      big: 9_007_199_254_740_993n,
+      ratio: 1e-7,
+      note: '',
+    });
+    mismatch(schema, plain.replace('"count": 3', '"count": 3.0'), '$.count', /whole number/);
+    mismatch(schema, plain.replace('19.9', '19.999'), '$.price', /at most 2 fraction digits/);
+  });
+
   it('resolves a union from plain JSON, trying its types in order', () => {
     const schema = ['null', 'string', 'long'];
     assert.equal(convert(schema, 'null'), null);
