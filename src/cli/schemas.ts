@@ -23,7 +23,7 @@ export function schemasCommand(): Command {
     )
     .option(
       '--topics <topic,...>',
-      'with RELAY_SCHEMA_SUBJECT_STRATEGY=topic: the topics whose <topic>-value subjects to check (default: every *-value subject holding the same record)',
+      'with RELAY_SCHEMA_SUBJECT_STRATEGY=topic: the topics whose <topic>-value subjects to check (default: the <topic>-value subjects of every topic RELAY_TOPIC_TEMPLATE can produce whose latest version is the same record)',
     )
     .option('--json', 'print one report per subject as a JSON array');
   addSettingFlags(check, ['schemaDir', 'schemaRegistryUrl', 'topicTemplate', 'logLevel']);
