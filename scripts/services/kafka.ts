@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +7,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ensureKafkaLibs, LOG4J_CONFIG, requireJava, type KafkaLibs } from './kafka-libs.ts';
 import { say, since } from './log.ts';
 import { freePorts } from './net.ts';
-import { isAlive, pidsWithArgument, run, terminate } from './proc.ts';
+import { isAlive, pidsWithArgument, run, spawnDetached, terminate } from './proc.ts';
 import { LOCAL_NAMES, makeCa, makeCertificate, type CertificateFiles } from './tls.ts';
 import type { KafkaSecurityInfo, LocalKafkaState, StopOptions } from './types.ts';
 
@@ -223,29 +222,9 @@ function clusterId(): string {
   return id.startsWith('-') ? clusterId() : id;
 }
 
-/**
- * Starts the JVM in its own session with output to a file, so the broker outlives the process
- * that started it (a test file that restarts Kafka) and a Ctrl-C at the terminal reaches only
- * the wrapper, which then stops the broker itself.
- */
+/** The broker outlives the process that started it (see spawnDetached). */
 async function launch(state: LocalKafkaState): Promise<void> {
-  const out = await open(state.outFile, 'a');
-  try {
-    const [file = 'java', ...args] = state.command;
-    const child = spawn(file, args, {
-      cwd: state.dir,
-      detached: true,
-      stdio: ['ignore', out.fd, out.fd],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    child.unref();
-    state.pid = child.pid ?? 0;
-  } finally {
-    await out.close();
-  }
+  state.pid = await spawnDetached(state.command, state.dir, state.outFile);
 }
 
 function brokersOf(state: LocalKafkaState): string[] {
