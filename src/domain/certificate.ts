@@ -3,6 +3,8 @@
  * host name), not an outage: trying again with the same settings cannot help. Node reports
  * OpenSSL's verdict as `error.code`; kafkajs and node-postgres pass it on, sometimes wrapped.
  */
+import { findInChain } from './errors.ts';
+
 const CERTIFICATE_CODES = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -17,18 +19,9 @@ const CERTIFICATE_CODES = new Set([
 ]);
 
 /** The certificate-verification code anywhere in an error's chain (kafkajs and pg wrap them). */
-export function certificateFailure(error: unknown, depth = 0): string | undefined {
-  if (!(error instanceof Error) || depth > 5) return undefined;
-  const code = (error as Error & { code?: unknown }).code;
-  if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) return code;
-  const inner = [
-    error.cause,
-    (error as Error & { originalError?: unknown }).originalError,
-    ...((error as Error & { errors?: unknown[] }).errors ?? []),
-  ];
-  for (const e of inner) {
-    const found = certificateFailure(e, depth + 1);
-    if (found) return found;
-  }
-  return undefined;
+export function certificateFailure(error: unknown): string | undefined {
+  return findInChain(error, (e) => {
+    const code = (e as Error & { code?: unknown }).code;
+    return typeof code === 'string' && CERTIFICATE_CODES.has(code) ? code : undefined;
+  });
 }

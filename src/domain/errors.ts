@@ -44,3 +44,24 @@ export class RelayError extends Error {
 export function isRetriable(error: unknown): boolean {
   return error instanceof RelayError ? error.retriable : false;
 }
+
+/**
+ * The first thing `pick` finds in an error or in the errors it wraps (`cause`, kafkajs'
+ * `originalError`, an AggregateError's or kafkajs' `errors`), depth first, at most six levels
+ * down: libraries wrap the error that says what really happened, sometimes more than once.
+ */
+export function findInChain<T>(
+  error: unknown,
+  pick: (error: Error) => T | undefined,
+  depth = 0,
+): T | undefined {
+  if (!(error instanceof Error) || depth > 5) return undefined;
+  const found = pick(error);
+  if (found !== undefined) return found;
+  const wrapper = error as Error & { originalError?: unknown; errors?: unknown[] };
+  for (const inner of [error.cause, wrapper.originalError, ...(wrapper.errors ?? [])]) {
+    const deeper = findInChain(inner, pick, depth + 1);
+    if (deeper !== undefined) return deeper;
+  }
+  return undefined;
+}

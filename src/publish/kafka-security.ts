@@ -10,6 +10,7 @@ import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { RelayConfig } from '../config/schema.ts';
 import { certificateFailure } from '../domain/certificate.ts';
+import { findInChain } from '../domain/errors.ts';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -97,12 +98,10 @@ export function openSocket(args: {
   return socket;
 }
 
-function saslRefused(error: unknown, depth = 0): boolean {
-  if (!(error instanceof Error) || depth > 5) return false;
-  if (error.name === 'KafkaJSSASLAuthenticationError') return true;
-  const nested = (error as Error & { errors?: unknown[] }).errors ?? [];
-  const original = (error as Error & { originalError?: unknown }).originalError;
-  return [error.cause, original, ...nested].some((e) => saslRefused(e, depth + 1));
+function saslRefused(error: unknown): boolean {
+  return (
+    findInChain(error, (e) => e.name === 'KafkaJSSASLAuthenticationError' || undefined) ?? false
+  );
 }
 
 export interface KafkaFailure {

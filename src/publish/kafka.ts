@@ -16,7 +16,7 @@ import {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import { RelayError } from '../domain/errors.ts';
+import { findInChain, RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 
@@ -284,11 +284,9 @@ function groupByTopic(records: readonly KafkaRecord[]) {
 const TOO_LARGE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 /** True when the broker refused the request for its size: retrying it unchanged never helps. */
-function tooLarge(error: unknown, depth = 0): boolean {
-  if (!(error instanceof Error) || depth > 5) return false;
-  if (TOO_LARGE_TYPES.has((error as Error & { type?: string }).type ?? '')) return true;
-  const nested = (error as Error & { errors?: unknown[] }).errors ?? [];
-  return tooLarge(error.cause, depth + 1) || nested.some((e) => tooLarge(e, depth + 1));
+function tooLarge(error: unknown): boolean {
+  const type = (e: Error) => (e as Error & { type?: string }).type ?? '';
+  return findInChain(error, (e) => TOO_LARGE_TYPES.has(type(e)) || undefined) ?? false;
 }
 
 function kafkaError(what: string, error: unknown, options: KafkaSinkOptions): RelayError {
