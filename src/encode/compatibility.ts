@@ -64,16 +64,81 @@ export function readProblems(
   direction: Incompatibility['direction'],
 ): Incompatibility[] {
   const problems: Incompatibility[] = [];
-  check(reader, writer, reader.name ?? reader.typeName, {
-    direction,
-    report: (path, rule, message) => problems.push({ path, rule, message, direction }),
-  });
+  const report: Context['report'] = (path, rule, message) =>
+    problems.push({ path, rule, message, direction });
+  check(reader, writer, reader.name ?? reader.typeName, newContext(direction, report));
   return problems;
 }
 
 interface Context {
-  direction: Incompatibility['direction'];
-  report: (path: string, rule: Incompatibility['rule'], message: string) => void;
+  readonly direction: Incompatibility['direction'];
+  readonly report: (path: string, rule: Incompatibility['rule'], message: string) => void;
+  /** How many problems this context has reported so far. */
+  readonly reported: () => number;
+  /** Shared by every check of one readProblems call, union-branch trials included. */
+  readonly records: RecordPairs;
+}
+
+function newContext(
+  direction: Incompatibility['direction'],
+  report: Context['report'],
+  records = new RecordPairs(),
+): Context {
+  let count = 0;
+  return {
+    direction,
+    report: (path, rule, message) => {
+      count++;
+      report(path, rule, message);
+    },
+    reported: () => count,
+    records,
+  };
+}
+
+/**
+ * The (reader, writer) record pairs being checked, or found compatible, as Java's
+ * SchemaCompatibility memoizes them. A recursive schema (`Node` with a field of type
+ * `["null", "Node"]`) meets the pair it is checking again; a pair being checked is assumed
+ * compatible, so the walk ends. A compatible verdict is kept only when it leaned on no
+ * assumption about a pair further out (that pair may still fail); kept, it also spares a record
+ * type used by many fields from being checked once per path.
+ */
+class RecordPairs {
+  private readonly open = new Map<avro.Type, Map<avro.Type, number>>();
+  private readonly compatible = new Map<avro.Type, Set<avro.Type>>();
+  private depth = 0;
+  /** Depth of the outermost open pair assumed compatible since the current pair opened. */
+  private assumedAt = Infinity;
+
+  /** Runs `body`, the pair's check, unless the pair is known compatible or being checked. */
+  visit(reader: avro.Type, writer: avro.Type, ctx: Context, body: () => void): void {
+    if (this.compatible.get(reader)?.has(writer)) return;
+    const openAt = this.open.get(reader)?.get(writer);
+    if (openAt !== undefined) {
+      this.assumedAt = Math.min(this.assumedAt, openAt);
+      return;
+    }
+    const depth = this.depth++;
+    const [outerAssumption, reportedBefore] = [this.assumedAt, ctx.reported()];
+    this.assumedAt = Infinity;
+    const open = this.open.get(reader) ?? new Map<avro.Type, number>();
+    this.open.set(reader, open.set(writer, depth));
+    try {
+      body();
+    } finally {
+      open.delete(writer);
+      this.depth--;
+    }
+    const leanedOutward = this.assumedAt < depth;
+    if (!leanedOutward && ctx.reported() === reportedBefore) this.markCompatible(reader, writer);
+    this.assumedAt = Math.min(outerAssumption, leanedOutward ? this.assumedAt : Infinity);
+  }
+
+  private markCompatible(reader: avro.Type, writer: avro.Type): void {
+    const writers = this.compatible.get(reader) ?? new Set<avro.Type>();
+    this.compatible.set(reader, writers.add(writer));
+  }
 }
 
 /** Logical types resolve as their underlying types, as the specification says. */
@@ -109,7 +174,7 @@ function check(readerIn: avro.Type, writerIn: avro.Type, path: string, ctx: Cont
   }
   if (r === 'union') {
     const branches = (reader as avro.types.WrappedUnionType).types;
-    if (!branches.some((branch) => canRead(branch, writer))) {
+    if (!branches.some((branch) => canRead(branch, writer, ctx))) {
       ctx.report(
         path,
         'MISSING_UNION_BRANCH',
@@ -139,10 +204,10 @@ function check(readerIn: avro.Type, writerIn: avro.Type, path: string, ctx: Cont
   COMPLEX[r]?.(reader, writer, path, ctx);
 }
 
-function canRead(reader: avro.Type, writer: avro.Type): boolean {
-  let ok = true;
-  check(reader, writer, '', { direction: 'new reads old', report: () => (ok = false) });
-  return ok;
+function canRead(reader: avro.Type, writer: avro.Type, ctx: Context): boolean {
+  const trial = newContext(ctx.direction, () => undefined, ctx.records);
+  check(reader, writer, '', trial);
+  return trial.reported() === 0;
 }
 
 function describe(type: avro.Type): string {
@@ -163,8 +228,10 @@ const COMPLEX: Record<
   string,
   (reader: avro.Type, writer: avro.Type, path: string, ctx: Context) => void
 > = {
-  record: checkRecord,
-  error: checkRecord,
+  record: (reader, writer, path, ctx) =>
+    ctx.records.visit(reader, writer, ctx, () => checkRecord(reader, writer, path, ctx)),
+  error: (reader, writer, path, ctx) =>
+    ctx.records.visit(reader, writer, ctx, () => checkRecord(reader, writer, path, ctx)),
   enum: (reader, writer, path, ctx) => {
     const readerSymbols = new Set((reader as avro.types.EnumType).symbols);
     const missing = (writer as avro.types.EnumType).symbols.filter((s) => !readerSymbols.has(s));

@@ -145,6 +145,7 @@ function encodeTyped(
   try {
     json = parseJsonExact(event.payload);
   } catch (error) {
+    if (error instanceof PayloadMismatch) throw schemaMismatch(event, schema, error); // too deep
     throw new EncodeFailure(
       'malformed-payload',
       `event ${event.id}: the payload is not JSON: ${(error as Error).message}`,
@@ -156,13 +157,7 @@ function encodeTyped(
     value = jsonToAvro(schema.type, json);
   } catch (error) {
     if (!(error instanceof PayloadMismatch)) throw error;
-    throw new EncodeFailure(
-      'schema-mismatch',
-      `event ${event.id} (${event.eventType}) does not match ${schema.file}: ${error.message}`,
-      {
-        hint: 'Fix the writing service, or evolve the schema; the event is in the dead-letter topic.',
-      },
-    );
+    throw schemaMismatch(event, schema, error);
   }
   try {
     return write(value);
@@ -173,6 +168,20 @@ function encodeTyped(
       { cause: error },
     );
   }
+}
+
+function schemaMismatch(
+  event: OutboxEvent,
+  schema: EventSchema,
+  error: PayloadMismatch,
+): EncodeFailure {
+  return new EncodeFailure(
+    'schema-mismatch',
+    `event ${event.id} (${event.eventType}) does not match ${schema.file}: ${error.message}`,
+    {
+      hint: 'Fix the writing service, or evolve the schema; the event is in the dead-letter topic.',
+    },
+  );
 }
 
 function noSchema(event: OutboxEvent): EncodeFailure {

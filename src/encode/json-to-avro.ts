@@ -25,6 +25,9 @@ export class PayloadMismatch extends Error {
   }
 }
 
+/** A payload nested deeper than MAX_PAYLOAD_DEPTH: no union branch can fix that. */
+class PayloadTooDeep extends PayloadMismatch {}
+
 /** A JSON number as written, so that longs and decimals keep every digit. */
 class JsonNumber {
   readonly source: string;
@@ -43,11 +46,19 @@ class JsonNumber {
  */
 export function parseJsonExact(text: string): unknown {
   if (numbersRoundTrip(text)) return JSON.parse(text);
-  return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
-    typeof value === 'number' && context?.source !== undefined
-      ? new JsonNumber(context.source)
-      : value,
-  );
+  try {
+    return JSON.parse(text, keepNumberSource);
+  } catch (error) {
+    // The reviver walk is recursive: thousands of levels overflow the stack.
+    if (error instanceof RangeError) throw tooDeep('$');
+    throw error;
+  }
+}
+
+function keepNumberSource(_key: string, value: unknown, context?: { source?: string }): unknown {
+  return typeof value === 'number' && context?.source !== undefined
+    ? new JsonNumber(context.source)
+    : value;
 }
 
 const QUOTE = 0x22;
@@ -92,14 +103,32 @@ function numberSource(json: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * How deep a payload may nest objects and arrays. A recursive schema (a record with a field of
+ * its own type) allows any depth; this bound keeps the walk, and avsc's own recursive writer,
+ * well inside Node's stack, so a pathological payload is a dead letter saying why, not a
+ * RangeError. Ten times what any event we have seen needs.
+ */
+export const MAX_PAYLOAD_DEPTH = 1000;
+
 /** The avsc value of `json` (from parseJsonExact) for `type`; throws PayloadMismatch. */
-export function jsonToAvro(type: avro.Type, json: unknown, path = '$'): unknown {
+export function jsonToAvro(type: avro.Type, json: unknown, path = '$', depth = 0): unknown {
   const convert = CONVERTERS[type.typeName];
   if (!convert) throw new PayloadMismatch(path, `Avro type ${type.typeName} is not supported`);
-  return convert(type, json, path);
+  return convert(type, json, path, depth);
 }
 
-type Converter = (type: avro.Type, json: unknown, path: string) => unknown;
+/** `depth`: objects and arrays around `json`; a converter nesting further adds one. */
+function tooDeep(path: string): PayloadTooDeep {
+  return new PayloadTooDeep(path, `nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
+}
+
+type Converter = (type: avro.Type, json: unknown, path: string, depth: number) => unknown;
+
+function deeper(depth: number, path: string): number {
+  if (depth >= MAX_PAYLOAD_DEPTH) throw tooDeep(path);
+  return depth + 1;
+}
 
 const INT_TEXT = /^-?\d+$/;
 const INT_MIN = -(2 ** 31);
@@ -238,7 +267,12 @@ function decimal(type: avro.Type, json: unknown, path: string): string {
   return text;
 }
 
-function record(type: avro.Type, json: unknown, path: string): Record<string, unknown> {
+function record(
+  type: avro.Type,
+  json: unknown,
+  path: string,
+  depth: number,
+): Record<string, unknown> {
   if (
     json === null ||
     typeof json !== 'object' ||
@@ -258,10 +292,11 @@ function record(type: avro.Type, json: unknown, path: string): Record<string, un
     );
   }
   const value: Record<string, unknown> = {};
+  const inner = deeper(depth, path);
   for (const field of fields) {
     const fieldPath = `${path}.${field.name}`;
     if (Object.hasOwn(input, field.name)) {
-      value[field.name] = jsonToAvro(field.type, input[field.name], fieldPath);
+      value[field.name] = jsonToAvro(field.type, input[field.name], fieldPath, inner);
     } else if (field.defaultValue() !== undefined) {
       value[field.name] = field.defaultValue();
     } else {
@@ -279,15 +314,15 @@ function fieldNames(type: avro.types.RecordType): ReadonlySet<string> {
   return names;
 }
 
-function union(type: avro.Type, json: unknown, path: string): unknown {
+function union(type: avro.Type, json: unknown, path: string, depth: number): unknown {
   const branches = (type as avro.types.WrappedUnionType).types;
   if (json === null && branches.some((b) => b.typeName === 'null')) return null;
   for (const branch of branches) {
     if (branch.typeName === 'null') continue;
     try {
-      return { [branch.branchName as string]: jsonToAvro(branch, json, path) };
+      return { [branch.branchName as string]: jsonToAvro(branch, json, path, depth) };
     } catch (error) {
-      if (!(error instanceof PayloadMismatch)) throw error;
+      if (!(error instanceof PayloadMismatch) || error instanceof PayloadTooDeep) throw error;
     }
   }
   const names = branches.map((b) => b.branchName).join(', ');
@@ -327,12 +362,13 @@ const CONVERTERS: Readonly<Record<string, Converter>> = {
     }
     return json;
   },
-  array: (type, json, path) => {
+  array: (type, json, path, depth) => {
     if (!Array.isArray(json)) throw expected(path, 'an array', json);
     const items = (type as avro.types.ArrayType).itemsType;
-    return json.map((item, i) => jsonToAvro(items, item, `${path}[${i}]`));
+    const inner = deeper(depth, path);
+    return json.map((item, i) => jsonToAvro(items, item, `${path}[${i}]`, inner));
   },
-  map: (type, json, path) => {
+  map: (type, json, path, depth) => {
     if (
       json === null ||
       typeof json !== 'object' ||
@@ -343,8 +379,9 @@ const CONVERTERS: Readonly<Record<string, Converter>> = {
     }
     const values = (type as avro.types.MapType).valuesType as avro.Type;
     const out: Record<string, unknown> = {};
+    const inner = deeper(depth, path);
     for (const [key, item] of Object.entries(json as Record<string, unknown>))
-      out[key] = jsonToAvro(values, item, `${path}.${key}`);
+      out[key] = jsonToAvro(values, item, `${path}.${key}`, inner);
     return out;
   },
   record,

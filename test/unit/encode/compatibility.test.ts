@@ -115,4 +115,58 @@ describe('schema compatibility', () => {
     );
     assert.equal(checkCompatibility(renamed, [V1], 'BACKWARD')[0]?.rule, 'NAME_MISMATCH');
   });
+
+  it('checks a recursive schema against itself and its evolutions without overflowing', () => {
+    const node = (extra: unknown[] = [], next: unknown = ['null', 'Node']) =>
+      avro.Type.forSchema(
+        {
+          type: 'record',
+          name: 'Node',
+          fields: [{ name: 'value', type: 'int' }, { name: 'next', type: next }, ...extra],
+        } as avro.Schema,
+        eventSchemaOptions(),
+      );
+    assert.deepEqual(checkCompatibility(node(), [node()], 'FULL_TRANSITIVE'), []);
+    const withDefault = node([{ name: 'label', type: 'string', default: '' }]);
+    assert.deepEqual(checkCompatibility(withDefault, [node()], 'FULL'), []);
+    const without = node([{ name: 'label', type: 'string' }]);
+    assert.deepEqual(
+      checkCompatibility(without, [node()], 'BACKWARD').map((p) => `${p.rule} ${p.path}`),
+      ['READER_FIELD_MISSING_DEFAULT_VALUE Node.label'],
+    );
+    const children = node([], { type: 'array', items: 'Node' });
+    assert.equal(checkCompatibility(children, [node()], 'BACKWARD')[0]?.rule, 'TYPE_MISMATCH');
+  });
+
+  it('finds a problem one level down a recursive schema, and across mutual recursion', () => {
+    const tree = (leaf: string) =>
+      avro.Type.forSchema(
+        {
+          type: 'record',
+          name: 'Tree',
+          fields: [
+            {
+              name: 'branches',
+              type: {
+                type: 'array',
+                items: {
+                  type: 'record',
+                  name: 'Branch',
+                  fields: [
+                    { name: 'weight', type: leaf },
+                    { name: 'subtree', type: ['null', 'Tree'] },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+        eventSchemaOptions(),
+      );
+    assert.deepEqual(checkCompatibility(tree('long'), [tree('int')], 'BACKWARD'), []);
+    assert.deepEqual(
+      checkCompatibility(tree('int'), [tree('long')], 'BACKWARD').map((p) => p.path),
+      ['Tree.branches[].weight'],
+    );
+  });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import avro from 'avsc';
-import { jsonToAvro, parseJsonExact, PayloadMismatch } from '../../../src/encode/json-to-avro.ts';
+import {
+  jsonToAvro,
+  MAX_PAYLOAD_DEPTH,
+  parseJsonExact,
+  PayloadMismatch,
+} from '../../../src/encode/json-to-avro.ts';
 import { eventSchemaOptions } from '../../../src/encode/schema-directory.ts';
 
 function typeOf(schema: unknown): avro.Type {
@@ -131,4 +136,53 @@ describe('JSON payloads to Avro values', () => {
     assert.deepEqual(convert('bytes', '"AQID"'), Buffer.from([1, 2, 3]));
     mismatch('int', '2147483648', '$', /does not fit a 32-bit int/);
   });
+
+  it('reads a payload of a recursive schema hundreds of levels deep', () => {
+    const node = typeOf({
+      type: 'record',
+      name: 'Node',
+      fields: [
+        { name: 'at', type: TS_MICROS },
+        { name: 'amount', type: DECIMAL },
+        { name: 'next', type: ['null', 'Node'] },
+      ],
+    });
+    const payload = nested(
+      500,
+      (next) => `{"at":"2026-11-22T10:00:00.000001Z","amount":"1.50","next":${next}}`,
+    );
+    const value = jsonToAvro(node, parseJsonExact(payload));
+    const decoded = node.fromBuffer(node.toBuffer(value)) as { next: unknown };
+    let depth = 0;
+    for (let at: unknown = decoded; at !== null; depth++) {
+      at = (at as { next: { Node: unknown } | null }).next?.Node ?? null;
+    }
+    assert.equal(depth, 500);
+  });
+
+  it('refuses a payload nested deeper than MAX_PAYLOAD_DEPTH, saying so, instead of a RangeError', () => {
+    const list = typeOf({
+      type: 'record',
+      name: 'Node',
+      fields: [{ name: 'next', type: ['null', 'Node'] }],
+    });
+    for (const levels of [MAX_PAYLOAD_DEPTH + 1, 20_000]) {
+      const plain = nested(levels, (next) => `{"next":${next}}`);
+      assert.throws(() => jsonToAvro(list, parseJsonExact(plain)), {
+        name: 'PayloadMismatch',
+        message: new RegExp(`nested more than ${MAX_PAYLOAD_DEPTH} levels deep`),
+      });
+    }
+    // A number JavaScript would print differently makes parseJsonExact use its reviver, whose
+    // walk is recursive too.
+    const exact = nested(20_000, (next) => `[1.0,${next}]`);
+    assert.throws(() => parseJsonExact(exact), { name: 'PayloadMismatch', message: /nested more/ });
+  });
 });
+
+/** `levels` levels of `wrap` around null. */
+function nested(levels: number, wrap: (inner: string) => string): string {
+  let text = 'null';
+  for (let i = 0; i < levels; i++) text = wrap(text);
+  return text;
+}
