@@ -310,7 +310,7 @@ export const SETTINGS = {
     env: 'RELAY_CHECKPOINT_TOPIC',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name'),
     default: 'outbox-relay.checkpoints',
-    doc: "exactly-once only: the compacted topic that holds each slot's last published position (key: the slot name).",
+    doc: "exactly-once only: the compacted topic that holds each slot's last published position (key: the slot name). No event is ever routed to it. If its latest record for the slot is not a checkpoint (something else wrote there), `run` stops with exit code 1, naming the topic and key and how to recover: write the last good checkpoint again, or delete it with a tombstone and accept that some events are published once more.",
   }),
   transactionalId: setting({
     env: 'RELAY_KAFKA_TRANSACTIONAL_ID',

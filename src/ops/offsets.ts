@@ -566,9 +566,9 @@ export async function readCheckpoint(
   topic: string,
   slot: string,
 ): Promise<CheckpointRead> {
+  let value: Buffer | null;
   try {
-    const value = await sink.readLatest(topic, slot);
-    return { topic, topicExists: true, checkpoint: value ? decodeCheckpoint(value) : null };
+    value = await sink.readLatest(topic, slot);
   } catch (error) {
     if (isUnknownTopic(error)) return { topic, topicExists: false, checkpoint: null };
     throw new RelayError(
@@ -580,6 +580,8 @@ export async function readCheckpoint(
       },
     );
   }
+  const checkpoint = value ? decodeCheckpoint(value, { topic, key: slot }) : null;
+  return { topic, topicExists: true, checkpoint };
 }
 
 /**

@@ -65,6 +65,18 @@ export function routerFrom(config: RelayConfig): Router {
     config.cloudEventsSource || `/outbox-relay/${config.outboxSchema}/${config.outboxTable}`;
   return createRouter({
     topicTemplate: config.topicTemplate,
+    reservedTopics: [
+      {
+        topic: config.deadLetterTopic,
+        setting: 'RELAY_DEAD_LETTER_TOPIC',
+        role: 'dead-letter topic',
+      },
+      {
+        topic: config.checkpointTopic,
+        setting: 'RELAY_CHECKPOINT_TOPIC',
+        role: 'checkpoint topic',
+      },
+    ],
     ...(config.cloudEvents ? { cloudEventsSource: source } : {}),
   });
 }

@@ -210,7 +210,8 @@ export class Relay {
     await sink.fence();
     await sink.ensureCompactedTopic(config.checkpointTopic);
     const value = await sink.readLatest(config.checkpointTopic, config.slot);
-    const checkpoint = value ? decodeCheckpoint(value) : null;
+    const source = { topic: config.checkpointTopic, key: config.slot };
+    const checkpoint = value ? decodeCheckpoint(value, source) : null;
     this.log.info(
       {
         checkpoint: checkpoint && {

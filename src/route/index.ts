@@ -13,4 +13,10 @@ export {
   TOPIC_PLACEHOLDERS,
   TOPIC_TEMPLATE_SETTING,
 } from './topic-template.ts';
-export { topicNameProblem, MAX_TOPIC_NAME_LENGTH } from './topic-name.ts';
+export {
+  INTERNAL_TOPIC_PREFIX,
+  MAX_TOPIC_NAME_LENGTH,
+  reservedTopicProblem,
+  topicNameProblem,
+  type ReservedTopic,
+} from './topic-name.ts';

@@ -7,7 +7,7 @@
 import { RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { recordHeaders } from './headers.ts';
-import { topicNameProblem } from './topic-name.ts';
+import { reservedTopicProblem, topicNameProblem, type ReservedTopic } from './topic-name.ts';
 import {
   parseTopicTemplate,
   TOPIC_TEMPLATE_SETTING,
@@ -33,12 +33,21 @@ export interface RouterOptions {
   readonly topicTemplate: string;
   /** RELAY_CLOUDEVENTS: the `ce_source` to add CloudEvents headers with, or undefined for none. */
   readonly cloudEventsSource?: string | undefined;
+  /**
+   * The relay's own topics (dead letters, checkpoints): an event routed to one is refused, as is
+   * one routed to a Kafka-internal `__` topic. A checkpoint record that is not a checkpoint
+   * stops exactly-once at every start; an event among dead letters looks like a bad row.
+   */
+  readonly reservedTopics?: readonly ReservedTopic[];
 }
 
 /** Parses the template now: an invalid one throws RelayError('CONFIG_INVALID'). */
 export function createRouter(options: RouterOptions): Router {
   const template = parseTopicTemplate(options.topicTemplate);
-  const topicFor = createTopicResolver(template);
+  const reserved = options.reservedTopics ?? [];
+  const problem = (topic: string) =>
+    topicNameProblem(topic) ?? reservedTopicProblem(topic, reserved);
+  const topicFor = createTopicResolver(template, problem);
   return {
     route: (event) => ({
       topic: topicFor(event),
@@ -49,7 +58,7 @@ export function createRouter(options: RouterOptions): Router {
       const values = { aggregateType: aggregateType ?? '', eventType: eventType ?? '' };
       if (template.placeholders.some((name) => !values[name])) return null;
       const topic = template.render(values);
-      return topicNameProblem(topic) === undefined ? topic : null;
+      return problem(topic) === undefined ? topic : null;
     },
   };
 }
@@ -70,7 +79,10 @@ const MAX_CACHED_TOPICS = 10_000;
 /** A legal topic name, or why the template's result is not one. */
 type CachedTopic = { readonly topic: string; readonly problem: string | undefined };
 
-function createTopicResolver(template: TopicTemplate): (event: OutboxEvent) => string {
+function createTopicResolver(
+  template: TopicTemplate,
+  problem: (topic: string) => string | undefined,
+): (event: OutboxEvent) => string {
   const cache = new Map<string, CachedTopic>();
   const byEventType = template.placeholders.includes('eventType');
   return (event) => {
@@ -80,7 +92,7 @@ function createTopicResolver(template: TopicTemplate): (event: OutboxEvent) => s
     let cached = cache.get(cacheKey);
     if (cached === undefined) {
       if (cache.size >= MAX_CACHED_TOPICS) cache.clear();
-      cached = renderTopic(template, event);
+      cached = renderTopic(template, event, problem);
       cache.set(cacheKey, cached);
     }
     if (cached.problem !== undefined) throw topicError(event, cached);
@@ -88,21 +100,25 @@ function createTopicResolver(template: TopicTemplate): (event: OutboxEvent) => s
   };
 }
 
-function renderTopic(template: TopicTemplate, event: OutboxEvent): CachedTopic {
+function renderTopic(
+  template: TopicTemplate,
+  event: OutboxEvent,
+  problem: (topic: string) => string | undefined,
+): CachedTopic {
   const values = { aggregateType: event.aggregateType, eventType: event.eventType };
   const empty = template.placeholders.find((name) => !values[name]);
   if (empty !== undefined) {
     return { topic: '', problem: `the event's ${empty} is empty` };
   }
   const topic = template.render(values);
-  return { topic, problem: topicNameProblem(topic) };
+  return { topic, problem: problem(topic) };
 }
 
 function topicError(event: OutboxEvent, cached: CachedTopic): RelayError {
   const message =
     `event ${event.id} (aggregate type ${JSON.stringify(event.aggregateType)}, event type ` +
     `${JSON.stringify(event.eventType)}) maps to topic ${JSON.stringify(cached.topic)}, ` +
-    `not a legal Kafka topic name: ${cached.problem}`;
+    `not a topic events may go to: ${cached.problem}`;
   return new RelayError('ENCODE', message, {
     hint: `Fix the aggregate type the writing service stores, or ${TOPIC_TEMPLATE_SETTING}; the event can be dead-lettered.`,
   });

@@ -24,3 +24,25 @@ export function topicNameProblem(name: string): string | undefined {
 export function hasOnlyTopicCharacters(text: string): boolean {
   return LEGAL_TOPIC_CHARACTERS.test(text);
 }
+
+/** Kafka keeps names that begin with `__` for its own topics (__consumer_offsets, ...). */
+export const INTERNAL_TOPIC_PREFIX = '__';
+
+/** A topic of the relay's own that events must never be routed to, and the setting naming it. */
+export interface ReservedTopic {
+  readonly topic: string;
+  readonly setting: string;
+  readonly role: string;
+}
+
+/** Why events must not go to `name` (Kafka's or the relay's own topic), or undefined. */
+export function reservedTopicProblem(
+  name: string,
+  reserved: readonly ReservedTopic[] = [],
+): string | undefined {
+  if (name.startsWith(INTERNAL_TOPIC_PREFIX)) {
+    return `names beginning with "${INTERNAL_TOPIC_PREFIX}" are Kafka's internal topics`;
+  }
+  const own = reserved.find((r) => r.topic === name);
+  return own ? `it is the relay's ${own.role} (${own.setting})` : undefined;
+}

@@ -95,4 +95,39 @@ describe('router', () => {
       });
     }
   });
+
+  it('refuses to route into the relay’s own topics or Kafka’s internal ones, naming why', () => {
+    const byAggregate = createRouter({
+      topicTemplate: '{aggregateType}',
+      reservedTopics: [
+        {
+          topic: 'outbox.deadletter',
+          setting: 'RELAY_DEAD_LETTER_TOPIC',
+          role: 'dead-letter topic',
+        },
+        {
+          topic: 'outbox-relay.checkpoints',
+          setting: 'RELAY_CHECKPOINT_TOPIC',
+          role: 'checkpoint topic',
+        },
+      ],
+    });
+    const cases: [string, RegExp][] = [
+      ['outbox-relay.checkpoints', /relay's checkpoint topic \(RELAY_CHECKPOINT_TOPIC\)/],
+      ['outbox.deadletter', /relay's dead-letter topic \(RELAY_DEAD_LETTER_TOPIC\)/],
+      ['__consumer_offsets', /beginning with "__" are Kafka's internal topics/],
+      ['__transaction_state', /Kafka's internal topics/],
+    ];
+    for (const [aggregateType, why] of cases) {
+      const event = sampleEvent({ aggregateType });
+      assert.throws(
+        () => byAggregate.route(event),
+        { code: 'ENCODE', message: why },
+        aggregateType,
+      );
+      assert.equal(byAggregate.intendedTopic({ aggregateType, eventType: 'x' }), null);
+    }
+    assert.equal(byAggregate.route(sampleEvent({ aggregateType: 'orders' })).topic, 'orders');
+    assert.equal(byAggregate.route(sampleEvent({ aggregateType: '_orders' })).topic, '_orders');
+  });
 });

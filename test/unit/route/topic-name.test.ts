@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { topicNameProblem } from '../../../src/route/topic-name.ts';
+import { reservedTopicProblem, topicNameProblem } from '../../../src/route/topic-name.ts';
 
 describe('topicNameProblem', () => {
   it('accepts names of letters, digits, dot, underscore and dash up to 249 characters', () => {
@@ -17,5 +17,13 @@ describe('topicNameProblem', () => {
     for (const name of ['a b', 'a/b', 'commande.été', 'a:b']) {
       assert.match(topicNameProblem(name) ?? '', /only ASCII letters/, name);
     }
+  });
+
+  it('names Kafka’s internal topics and the relay’s own as reserved', () => {
+    const own = [{ topic: 'dlq', setting: 'RELAY_DEAD_LETTER_TOPIC', role: 'dead-letter topic' }];
+    assert.match(reservedTopicProblem('__consumer_offsets') ?? '', /Kafka's internal topics/);
+    assert.match(reservedTopicProblem('dlq', own) ?? '', /dead-letter topic/);
+    assert.equal(reservedTopicProblem('dlq2', own), undefined);
+    assert.equal(reservedTopicProblem('_private.topic', own), undefined);
   });
 });
