@@ -39,6 +39,10 @@ export function loadConfig(input: ConfigInput = {}): LoadedConfig {
       problems.push(fromEnv.problem);
       continue;
     }
+    if (fromFlag === undefined && fromEnv.value === '' && 'emptyIsInvalid' in spec) {
+      problems.push(setButEmpty(spec));
+      continue;
+    }
     const [raw, source] = pick(fromFlag, fromEnv, 'default' in spec ? spec.default : undefined);
     if (raw === undefined) {
       if (!input.optional?.includes(name)) problems.push(missing(spec));
@@ -122,6 +126,10 @@ function missing({
 }): string {
   const set = secret ? `set ${env} (or ${env}_FILE)` : `set ${env}`;
   return `${env} is required: ${flag ? `${set} or pass --${flag}` : set}`;
+}
+
+function setButEmpty({ env, default: fallback }: { env: string; default?: string }): string {
+  return `${env} is set but empty: unset it to take the default (${fallback ?? 'none'}), or give a value`;
 }
 
 function invalid(

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { COMPATIBILITY_LEVELS } from '../encode/compatibility.ts';
+import { templateProblem } from '../route/topic-template.ts';
 import { keyPairProblem, pemFileProblem, type PemKind } from './pem.ts';
 
 export interface SettingSpec<T extends z.ZodType = z.ZodType> {
@@ -21,6 +22,11 @@ export interface SettingSpec<T extends z.ZodType = z.ZodType> {
   readonly secret?: boolean | 'url';
   /** Default as the README shows it; absent means required. */
   readonly default?: string;
+  /**
+   * An empty variable is an error, not unset. For settings where `VAR=` is a mistake (an
+   * unset shell variable in `VAR=$X`) that the default would silently paper over.
+   */
+  readonly emptyIsInvalid?: boolean;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
@@ -47,9 +53,25 @@ const brokerList = z
   )
   .pipe(
     z
-      .array(z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'each broker must be host:port'))
+      .array(
+        z.string().superRefine((broker, ctx) => {
+          const problem = brokerProblem(broker);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      )
       .min(1, 'needs at least one host:port'),
   );
+/** Why `broker` is not a host:port Kafka can be reached at, or null. */
+function brokerProblem(broker: string): string | null {
+  const colon = broker.lastIndexOf(':');
+  const [host, port] = colon < 0 ? [broker, ''] : [broker.slice(0, colon), broker.slice(colon + 1)];
+  const shown = JSON.stringify(broker);
+  if (colon < 0) return `each broker must be host:port; ${shown} has no port`;
+  if (!/^[^\s:/]+$/.test(host)) return `${shown} has no host, or one with a space, ":" or "/"`;
+  if (!/^\d{1,5}$/.test(port)) return `${shown}: the port must be a number`;
+  const number = Number(port);
+  return number >= 1 && number <= 65_535 ? null : `${shown}: the port must be 1 to 65535`;
+}
 const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 /** `30m`, `12h`, `7d`: one whole number and one unit, in milliseconds. */
 const duration = z
@@ -81,9 +103,13 @@ const PG_URL_FILES: Record<string, PemKind> = {
 function urlFileProblem(url: string): string | null {
   let params: URLSearchParams;
   try {
-    params = new URL(url).searchParams;
+    params = new URL(url).searchParams; // node-postgres parses it the same way
   } catch {
-    return null; // node-postgres reports what it cannot parse
+    return (
+      'not a parsable URL; a password (or user name) holding "@", ":", "/", "?" or "#" ' +
+      'must be percent-encoded (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23), also when ' +
+      'the URL comes from RELAY_PG_URL_FILE, which keeps it out of the environment'
+    );
   }
   for (const [param, kind] of Object.entries(PG_URL_FILES)) {
     const path = params.get(param);
@@ -110,13 +136,13 @@ export const SETTINGS = {
     flag: 'pg-url',
     schema: postgresUrl,
     secret: 'url',
-    doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`, DELETE for `prune`). `RELAY_PG_URL_FILE` may name a file that holds it instead (Docker and Kubernetes secrets).',
+    doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`, DELETE for `prune`). `RELAY_PG_URL_FILE` may name a file that holds it instead (Docker and Kubernetes secrets). A password holding `@`, `:`, `/`, `?` or `#` must be percent-encoded (`@` as `%40`); a URL that does not parse stops the relay with exit code 2.',
   }),
   kafkaBrokers: setting({
     env: 'RELAY_KAFKA_BROKERS',
     flag: 'brokers',
     schema: brokerList,
-    doc: 'Kafka bootstrap brokers, comma-separated host:port.',
+    doc: 'Kafka bootstrap brokers, comma-separated host:port (port 1 to 65535).',
   }),
   kafkaClientId: setting({
     env: 'RELAY_KAFKA_CLIENT_ID',
@@ -199,9 +225,13 @@ export const SETTINGS = {
   topicTemplate: setting({
     env: 'RELAY_TOPIC_TEMPLATE',
     flag: 'topic-template',
-    schema: z.string().min(1),
+    schema: z.string().superRefine((template, ctx) => {
+      const problem = templateProblem(template);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     default: 'outbox.event.{aggregateType}',
-    doc: "Topic for an event; `{aggregateType}` and `{eventType}` are replaced by the row's values.",
+    emptyIsInvalid: true,
+    doc: "Topic for an event; `{aggregateType}` and `{eventType}` are replaced by the row's values. Checked at start: set but empty, or a template that can yield no usable topic name (illegal characters, too long, `.`/`..`, a Kafka-internal `__` name, or the dead-letter or checkpoint topic), stops the relay with exit code 2. An event whose values make an illegal or reserved topic is dead-lettered (reason `unroutable`).",
   }),
   topicPartitions: setting({
     env: 'RELAY_TOPIC_PARTITIONS',
@@ -457,6 +487,16 @@ export const RULES: readonly ((config: RelayConfig) => string | null)[] = [
     const problem = cert && key ? keyPairProblem(cert, key) : null;
     return problem
       ? `RELAY_KAFKA_TLS_CERT_FILE and RELAY_KAFKA_TLS_KEY_FILE: ${problem}; give the key of that certificate`
+      : null;
+  },
+  ({ topicTemplate, deadLetterTopic, checkpointTopic }) => {
+    if (topicTemplate.includes('{')) return null;
+    const clash = [
+      ['RELAY_DEAD_LETTER_TOPIC', deadLetterTopic],
+      ['RELAY_CHECKPOINT_TOPIC', checkpointTopic],
+    ].find(([, topic]) => topic === topicTemplate);
+    return clash
+      ? `RELAY_TOPIC_TEMPLATE "${topicTemplate}" is ${clash[0]}: every event would go to the relay's own topic; give the events a topic of their own`
       : null;
   },
   (config) => {

@@ -3,7 +3,12 @@
  * event. Checked once at start, so a typo stops the relay there rather than failing every event.
  */
 import { RelayError } from '../domain/errors.ts';
-import { hasOnlyTopicCharacters, MAX_TOPIC_NAME_LENGTH } from './topic-name.ts';
+import {
+  hasOnlyTopicCharacters,
+  INTERNAL_TOPIC_PREFIX,
+  MAX_TOPIC_NAME_LENGTH,
+  topicNameProblem,
+} from './topic-name.ts';
 
 export const TOPIC_TEMPLATE_SETTING = 'RELAY_TOPIC_TEMPLATE';
 /** Debezium's outbox router names topics this way; its users expect it. */
@@ -37,35 +42,58 @@ function isPlaceholder(name: string): name is TopicPlaceholder {
   return (TOPIC_PLACEHOLDERS as readonly string[]).includes(name);
 }
 
-function checkLiteral(template: string, literal: string): void {
-  if (literal.includes('{') || literal.includes('}')) {
-    throw templateError(template, 'it has an unmatched "{" or "}"');
-  }
+function literalProblem(literal: string): string | undefined {
+  if (literal.includes('{') || literal.includes('}')) return 'it has an unmatched "{" or "}"';
   if (!hasOnlyTopicCharacters(literal)) {
-    throw templateError(template, `"${literal}" holds characters a Kafka topic name cannot`);
+    return `"${literal}" holds characters a Kafka topic name cannot`;
   }
+  return undefined;
 }
 
-function checkPlaceholder(template: string, name: string): void {
-  if (!isPlaceholder(name)) {
-    throw templateError(template, `unknown placeholder {${name}}`);
-  }
-}
-
-/** The template's parts (literals at even indexes, placeholders at odd), each checked. */
-function checkedParts(template: string): readonly string[] {
-  if (template.length === 0) {
-    throw templateError(template, 'it is empty');
-  }
+/** The template's parts (literals at even indexes, placeholders at odd), or what is wrong. */
+function templateParts(template: string): { parts: readonly string[] } | { problem: string } {
+  if (template.length === 0) return { problem: 'it is empty' };
   const parts = template.split(PLACEHOLDER);
-  parts.forEach((part, index) =>
-    index % 2 === 0 ? checkLiteral(template, part) : checkPlaceholder(template, part),
-  );
-  const literalLength = parts.filter((_, index) => index % 2 === 0).join('').length;
-  if (literalLength > MAX_TOPIC_NAME_LENGTH) {
-    throw templateError(template, `its literal text alone is over ${MAX_TOPIC_NAME_LENGTH} chars`);
+  for (const [index, part] of parts.entries()) {
+    const problem =
+      index % 2 === 0
+        ? literalProblem(part)
+        : isPlaceholder(part)
+          ? undefined
+          : `unknown placeholder {${part}}`;
+    if (problem) return { problem };
   }
-  return parts;
+  const problem = yieldsNoUsableTopic(parts);
+  return problem ? { problem } : { parts };
+}
+
+/** Why every topic the (well-formed) template renders is illegal or reserved, if it is so. */
+function yieldsNoUsableTopic(parts: readonly string[]): string | undefined {
+  const literal = parts.filter((_, index) => index % 2 === 0).join('');
+  const placeholders = (parts.length - 1) / 2;
+  // Each placeholder adds one character at least: an empty value is refused, not rendered.
+  if (literal.length + placeholders > MAX_TOPIC_NAME_LENGTH) {
+    return `every topic it makes is over ${MAX_TOPIC_NAME_LENGTH} characters long`;
+  }
+  if (parts[0]?.startsWith(INTERNAL_TOPIC_PREFIX)) {
+    return `every topic it makes begins with "${INTERNAL_TOPIC_PREFIX}", kept for Kafka's internal topics`;
+  }
+  if (placeholders > 0) return undefined;
+  const problem = topicNameProblem(literal);
+  return problem ? `it is not a legal topic name: ${problem}` : undefined;
+}
+
+/** What is wrong with a template (without the setting's name), or undefined. */
+export function templateProblem(template: string): string | undefined {
+  const checked = templateParts(template);
+  return 'problem' in checked ? checked.problem : undefined;
+}
+
+/** The template's parts; throws RelayError('CONFIG_INVALID') naming the setting. */
+function checkedParts(template: string): readonly string[] {
+  const checked = templateParts(template);
+  if ('problem' in checked) throw templateError(template, checked.problem);
+  return checked.parts;
 }
 
 /** Topics the template can produce: its literal text, and anything for each placeholder. */

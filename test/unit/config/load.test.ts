@@ -162,3 +162,68 @@ test('records for every setting whether it came from a default, the environment 
   assert.equal(sources.outboxTable, 'default');
   assert.deepEqual(Object.keys(sources).sort(), Object.keys(SETTINGS).sort());
 });
+
+test('refuses a broker port out of range, a broker without a host and a non-numeric port', () => {
+  const cases: [string, RegExp][] = [
+    ['127.0.0.1:99999', /"127\.0\.0\.1:99999": the port must be 1 to 65535/],
+    ['kafka-1:0', /"kafka-1:0": the port must be 1 to 65535/],
+    ['kafka-1:9092,:9092', /":9092" has no host/],
+    ['kafka-1:nine', /"kafka-1:nine": the port must be a number/],
+  ];
+  for (const [brokers, message] of cases) {
+    const error = configError({ env: { ...REQUIRED_ENV, RELAY_KAFKA_BROKERS: brokers } });
+    assert.equal(error.code, 'CONFIG_INVALID');
+    assert.match(problems(error).join('\n'), /RELAY_KAFKA_BROKERS: /, brokers);
+    assert.match(error.message, message, brokers);
+  }
+  const { config } = loadConfig({ env: { ...REQUIRED_ENV, RELAY_KAFKA_BROKERS: 'k:1,k:65535' } });
+  assert.deepEqual(config.kafkaBrokers, ['k:1', 'k:65535']);
+});
+
+test('refuses RELAY_TOPIC_TEMPLATE set but empty, rather than falling back to the default', () => {
+  const error = configError({ env: { ...REQUIRED_ENV, RELAY_TOPIC_TEMPLATE: '' } });
+  assert.deepEqual(problems(error), [
+    '  - RELAY_TOPIC_TEMPLATE is set but empty: unset it to take the default (outbox.event.{aggregateType}), or give a value',
+  ]);
+});
+
+test('refuses a topic template that can never make a usable topic name, saying why', () => {
+  const cases: [string, RegExp][] = [
+    ['..', /not a legal topic name: "\.\." is reserved/],
+    ['__{aggregateType}', /begins with "__", kept for Kafka's internal topics/],
+    ['__consumer_offsets', /begins with "__"/],
+    [`${'a'.repeat(249)}{eventType}`, /every topic it makes is over 249 characters long/],
+    ['orders/{aggregateType}', /characters a Kafka topic name cannot/],
+    ['outbox.{aggregate}', /unknown placeholder/],
+    ['outbox.deadletter', /is RELAY_DEAD_LETTER_TOPIC: every event would go to the relay's own/],
+    ['outbox-relay.checkpoints', /is RELAY_CHECKPOINT_TOPIC/],
+  ];
+  for (const [template, message] of cases) {
+    const error = configError({ env: { ...REQUIRED_ENV, RELAY_TOPIC_TEMPLATE: template } });
+    assert.match(error.message, /RELAY_TOPIC_TEMPLATE/, template);
+    assert.match(error.message, message, template);
+  }
+  for (const template of ['_{aggregateType}', '{aggregateType}', `${'a'.repeat(248)}{eventType}`]) {
+    const { config } = loadConfig({ env: { ...REQUIRED_ENV, RELAY_TOPIC_TEMPLATE: template } });
+    assert.equal(config.topicTemplate, template);
+  }
+});
+
+test('says to percent-encode a database password holding @ : or /, without showing it', () => {
+  const url = 'postgres://relay:p@ss:w/rd@db.internal:5432/app';
+  for (const input of [
+    { env: { ...REQUIRED_ENV, RELAY_PG_URL: url } },
+    { env: REQUIRED_ENV, flags: { pgUrl: url } },
+  ]) {
+    const error = configError(input);
+    assert.equal(error.code, 'CONFIG_INVALID');
+    assert.match(error.message, /(RELAY_PG_URL|--pg-url): not a parsable URL.*percent-encoded/);
+    assert.match(error.message, /@ as %40, : as %3A, \/ as %2F.*RELAY_PG_URL_FILE/);
+    assert.doesNotMatch(error.message, /p@ss|w\/rd/);
+  }
+  const encoded = 'postgres://relay:p%40ss%3Aw%2Frd@db.internal:5432/app';
+  assert.equal(
+    loadConfig({ env: { ...REQUIRED_ENV, RELAY_PG_URL: encoded } }).config.pgUrl,
+    encoded,
+  );
+});
