@@ -54,11 +54,13 @@ test('dead-letters bad rows with their reason while the good events around them 
   const noKey: Row = { ...good(-1), aggregateId: '' };
   const badHeaders: Row = { ...good(-1), headers: '"not an object"' };
   const badTopic: Row = { ...good(-1), aggregateType: 'no spaces allowed' };
+  // The template t.<id>.{aggregateType} makes the dead-letter topic t.<id>.deadletter of it.
+  const ownTopic: Row = { ...good(-1), aggregateType: 'deadletter' };
   const goods = [0, 1, 2, 3, 4, 5].map(good);
   const relay = startRelayInProcess(s.env);
   try {
     await insertTransaction([goods[0]!, noKey, goods[1]!, badHeaders, goods[2]!]);
-    await insertTransaction([goods[3]!, badTopic, goods[4]!]);
+    await insertTransaction([goods[3]!, badTopic, ownTopic, goods[4]!]);
     await insertTransaction([goods[5]!]);
 
     const events = decodeAll(
@@ -73,7 +75,7 @@ test('dead-letters bad rows with their reason while the good events around them 
     const letters = await consumeAll({
       brokers: kafkaBrokers,
       topics: [s.names.deadLetterTopic],
-      atLeast: 3,
+      atLeast: 4,
     });
     const byId = new Map(letters.map((l) => [l.headers.event_id, l]));
     const expectReason = (row: Row, reason: string) => {
@@ -90,7 +92,12 @@ test('dead-letters bad rows with their reason while the good events around them 
     expectReason(badHeaders, 'malformed-headers');
     const unroutable = expectReason(badTopic, 'unroutable');
     assert.match(unroutable.headers.dlq_detail ?? '', /no spaces allowed/);
-    assert.equal(letters.length, 3);
+    const reserved = expectReason(ownTopic, 'unroutable');
+    assert.match(
+      reserved.headers.dlq_detail ?? '',
+      /dead-letter topic \(RELAY_DEAD_LETTER_TOPIC\)/,
+    );
+    assert.equal(letters.length, 4);
 
     const text = await relay.metrics.registry.getSingleMetricAsString(
       'outbox_relay_dead_letters_total',
