@@ -19,6 +19,7 @@ import { checkPublication, checkWalLevel, ensureSlot } from '../source/slot.ts';
 import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
+import { planResume, type DurablePosition, type ServerIdentity } from '../ack/resume.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
 
 export interface RelayDeps {
@@ -37,8 +38,6 @@ export interface StopReport {
 
 const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
-/** A session that streamed this long resets the backoff. */
-const HEALTHY_SESSION_MS = 30_000;
 
 export class Relay {
   private readonly deps: RelayDeps;
@@ -47,6 +46,8 @@ export class Relay {
   private readonly stopSignal = new AbortController();
   private session: ReplicationSession | null = null;
   private lastDurable: Lsn = INVALID_LSN;
+  /** What Kafka held when the last session ended, and of which history: outlives Postgres restarts. */
+  private durable: DurablePosition | null = null;
   private finished: Promise<Lsn> | null = null;
 
   constructor(deps: RelayDeps) {
@@ -59,7 +60,7 @@ export class Relay {
     let prepared = false;
     let backoff = BACKOFF_INITIAL_MS;
     while (!this.stopRequested) {
-      const startedAt = Date.now();
+      const durableBefore = this.lastDurable;
       try {
         if (!prepared) {
           await this.prepare();
@@ -75,7 +76,9 @@ export class Relay {
           await this.standBy(error);
           continue;
         }
-        if (Date.now() - startedAt > HEALTHY_SESSION_MS) backoff = BACKOFF_INITIAL_MS;
+        // A session that moved the durable position was healthy: a Postgres restart after hours
+        // of streaming, or the second of two restarts in a minute, is retried promptly.
+        if (this.lastDurable > durableBefore) backoff = BACKOFF_INITIAL_MS;
         this.deps.health.stream = 'reconnecting';
         this.deps.health.lastError = error instanceof Error ? error.message : String(error);
         this.deps.metrics.reconnects.inc({ component: 'postgres' });
@@ -156,7 +159,8 @@ export class Relay {
     const ended = new Promise<never>((_, reject) => connection.once('error', reject));
     ended.catch(() => undefined);
     await connection.connect();
-    const startLsn = await this.confirmedFlush();
+    const identity = await connection.identify();
+    const startLsn = await this.resumePoint(identity);
     const session = new ReplicationSession(
       { ...this.deps, connection, fail: (error) => connection.abort(error) },
       {
@@ -166,6 +170,7 @@ export class Relay {
         maxInFlightEvents: config.maxInFlightEvents,
         batchMaxEvents: config.batchMaxEvents,
         batchMaxBytes: config.batchMaxBytes,
+        skipBelow: startLsn,
         ...(await this.exactlyOnce()),
       },
       startLsn,
@@ -185,13 +190,15 @@ export class Relay {
         await stopHousekeeping();
       }
       this.lastDurable = await (this.finished ??= session.finish());
+      this.durable = { identity, lsn: this.lastDurable };
       this.log.info(
         { durableLsn: formatLsn(this.lastDurable) },
         'stopped streaming; Kafka holds everything up to this LSN',
       );
     } catch (error) {
-      this.lastDurable = session.tracker.durableLsn;
       await session.abandon();
+      this.lastDurable = session.tracker.durableLsn;
+      this.durable = { identity, lsn: this.lastDurable };
       throw error;
     } finally {
       this.session = null;
@@ -236,6 +243,32 @@ export class Relay {
       if (this.stopSignal.signal.aborted) resolve();
       else this.stopSignal.signal.addEventListener('abort', () => resolve(), { once: true });
     });
+  }
+
+  /**
+   * The later of the slot's position and what Kafka held when the last session ended (see
+   * ack/resume.ts): after a Postgres restart the slot can be behind, and what Postgres streams
+   * again below the durable position is dropped, not sent twice.
+   */
+  private async resumePoint(server: ServerIdentity & { flushLsn: Lsn }): Promise<Lsn> {
+    const slotLsn = await this.confirmedFlush();
+    const plan = planResume(slotLsn, server, this.durable);
+    const positions = {
+      slot: formatLsn(slotLsn),
+      durable: this.durable && formatLsn(this.durable.lsn),
+    };
+    if (plan.ignored) {
+      this.log.warn(
+        { ...positions, reason: plan.ignored },
+        'not resuming from the durable position of the last session: it belongs to another database history; resuming from the slot (duplicates possible, no gap)',
+      );
+    } else if (plan.startLsn > slotLsn) {
+      this.log.warn(
+        positions,
+        'Postgres offers the slot from before what Kafka already holds (it restarted and lost its latest confirmation); skipping what Kafka holds',
+      );
+    }
+    return plan.startLsn;
   }
 
   private async confirmedFlush(): Promise<Lsn> {

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planResume, type ServerIdentity } from '../../../src/ack/resume.ts';
+import { lsnFromBigInt as lsn } from '../../../src/domain/lsn.ts';
+
+const primary: ServerIdentity = { systemId: '7300000000000000001', timeline: 1, database: 'app' };
+const server = { ...primary, flushLsn: lsn(10_000n) };
+
+test('resumes from the slot when the relay knows no durable position yet', () => {
+  assert.deepEqual(planResume(lsn(500n), server, null), { startLsn: 500n, ignored: null });
+});
+
+test('resumes from its durable position when Postgres offers the slot from before it', () => {
+  const plan = planResume(lsn(500n), server, { identity: primary, lsn: lsn(9_000n) });
+  assert.deepEqual(plan, { startLsn: 9_000n, ignored: null });
+});
+
+test('never resumes below the slot: a slot moved forward (offsets reset) wins', () => {
+  const plan = planResume(lsn(9_500n), server, { identity: primary, lsn: lsn(9_000n) });
+  assert.deepEqual(plan, { startLsn: 9_500n, ignored: null });
+});
+
+test('ignores a durable position of another cluster, database or timeline, and says why', () => {
+  const cases: [Partial<ServerIdentity>, RegExp][] = [
+    [{ systemId: '7300000000000000002' }, /system identifier changed/],
+    [{ database: 'other' }, /database changed/],
+    [{ timeline: 2 }, /timeline changed from 1 to 2/],
+  ];
+  for (const [change, reason] of cases) {
+    const plan = planResume(
+      lsn(500n),
+      { ...server, ...change },
+      { identity: primary, lsn: lsn(9_000n) },
+    );
+    assert.equal(plan.startLsn, 500n, JSON.stringify(change));
+    assert.match(plan.ignored ?? '', reason);
+  }
+});
+
+test('ignores a durable position past the end of the server WAL (a restored cluster)', () => {
+  const plan = planResume(
+    lsn(500n),
+    { ...server, flushLsn: lsn(8_000n) },
+    {
+      identity: primary,
+      lsn: lsn(9_000n),
+    },
+  );
+  assert.equal(plan.startLsn, 500n);
+  assert.match(plan.ignored ?? '', /WAL ends at 0\/1F40, before 0\/2328/);
+});
