@@ -7,23 +7,12 @@ import { metricTotal, scrape } from '../support/metrics.ts';
 import { spawnRelay, waitFor, type RelayChild } from '../support/relay.ts';
 import { readBack, scenario, stopRelay } from '../support/scenario.ts';
 import { writeThroughRestarts } from '../support/writer.ts';
-
-/** mulberry32: a small seeded generator, so that a failing schedule can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { faultSeed, seeded } from '../support/seeded.ts';
 
 const sessions = (relay: RelayChild) => relay.logs.filter((l) => l.msg === 'streaming').length;
 
 test('fast and immediate Postgres restarts under a running writer: nothing lost, reordered or sent twice', async (t) => {
-  const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const seed = faultSeed();
   const perMode = Number(process.env.FAULT_PG_RESTARTS ?? 6);
   t.diagnostic(`seed ${seed} (replay with FAULT_SEED=${seed}), ${perMode} restarts of each mode`);
   const random = seeded(seed);
