@@ -16,7 +16,7 @@
  * cluster restored from a backup can be behind it). Otherwise the slot's position is used and
  * nothing is skipped: at worst duplicates, never a gap.
  */
-import { formatLsn, type Lsn } from '../domain/lsn.ts';
+import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 
 /** What IDENTIFY_SYSTEM says about the server a session streams from. */
 export interface ServerIdentity {
@@ -67,4 +67,46 @@ function historyMismatch(
   if (known.lsn > server.flushLsn)
     return `the server's WAL ends at ${formatLsn(server.flushLsn)}, before ${formatLsn(known.lsn)} (restored from a backup?)`;
   return null;
+}
+
+/**
+ * The durable position as kept in Kafka's compacted checkpoint topic, so that it outlives the
+ * relay too (a relay restarted while Postgres is down). The key names the history and the slot,
+ * so that two databases, or two slots, never read each other's position.
+ */
+export function positionKey(identity: ServerIdentity, slot: string): string {
+  return `position/${identity.systemId}/${identity.database}/${slot}`;
+}
+
+export function encodePosition(position: DurablePosition, slot: string): Buffer {
+  const { systemId, timeline, database } = position.identity;
+  return Buffer.from(
+    JSON.stringify({
+      kind: 'position',
+      systemId,
+      timeline,
+      database,
+      slot,
+      lsn: formatLsn(position.lsn),
+    }),
+  );
+}
+
+/** Null for a value that is not a position of this slot: it is then not used, never guessed at. */
+export function decodePosition(value: Buffer, slot: string): DurablePosition | null {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(value.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const { kind, systemId, timeline, database, lsn } = parsed;
+  if (kind !== 'position' || parsed.slot !== slot) return null;
+  if (typeof systemId !== 'string' || typeof database !== 'string') return null;
+  if (typeof timeline !== 'number' || typeof lsn !== 'string') return null;
+  try {
+    return { identity: { systemId, timeline, database }, lsn: parseLsn(lsn) };
+  } catch {
+    return null;
+  }
 }

@@ -310,7 +310,13 @@ export const SETTINGS = {
     env: 'RELAY_CHECKPOINT_TOPIC',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name'),
     default: 'outbox-relay.checkpoints',
-    doc: "exactly-once only: the compacted topic that holds each slot's last published position (key: the slot name).",
+    doc: "The compacted topic that holds each slot's last published position: in exactly-once mode the checkpoint written with every batch (key: the slot name); in at-least-once mode the durable position every `RELAY_POSITION_INTERVAL_MS` (key: `position/<system id>/<database>/<slot>`).",
+  }),
+  positionIntervalMs: setting({
+    env: 'RELAY_POSITION_INTERVAL_MS',
+    schema: int(0, 3_600_000),
+    default: '1000',
+    doc: 'at-least-once: how often the relay writes its durable position to `RELAY_CHECKPOINT_TOPIC` (0: never). A relay restarted while Postgres lost its slot position (a Postgres crash, or a fast restart before PostgreSQL 17) resumes from it, so it sends again at most this interval of events rather than everything since the last Postgres checkpoint.',
   }),
   transactionalId: setting({
     env: 'RELAY_KAFKA_TRANSACTIONAL_ID',

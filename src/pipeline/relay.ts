@@ -20,6 +20,7 @@ import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
 import { planResume, type DurablePosition, type ServerIdentity } from '../ack/resume.ts';
+import { PositionStore } from '../publish/position-store.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
 
 export interface RelayDeps {
@@ -48,11 +49,27 @@ export class Relay {
   private lastDurable: Lsn = INVALID_LSN;
   /** What Kafka held when the last session ended, and of which history: outlives Postgres restarts. */
   private durable: DurablePosition | null = null;
+  /** At-least-once: the durable position kept in Kafka, read once at the first session. */
+  private readonly positions: PositionStore | null;
+  private positionRead = false;
   private finished: Promise<Lsn> | null = null;
 
   constructor(deps: RelayDeps) {
     this.deps = deps;
     this.log = deps.logger.child({ stage: 'relay' });
+    const { config } = deps;
+    this.positions =
+      config.delivery === 'at-least-once' && config.positionIntervalMs > 0
+        ? new PositionStore(
+            deps.sink,
+            {
+              topic: config.checkpointTopic,
+              slot: config.slot,
+              intervalMs: config.positionIntervalMs,
+            },
+            deps.logger,
+          )
+        : null;
   }
 
   /** Runs until stop() or a non-retriable error (which it throws). */
@@ -175,6 +192,7 @@ export class Relay {
       },
       startLsn,
     );
+    let stopTracking: (() => Promise<void>) | undefined;
     try {
       await connection.start();
       if (this.stopRequested) return;
@@ -184,6 +202,7 @@ export class Relay {
       this.deps.health.lastError = null;
       this.log.info({ slot: config.slot, from: formatLsn(startLsn) }, 'streaming');
       const stopHousekeeping = startHousekeeping(this.deps);
+      stopTracking = this.positions?.track(identity, () => session.tracker.durableLsn);
       try {
         await Promise.race([ended, this.stopped()]);
       } finally {
@@ -201,6 +220,7 @@ export class Relay {
       this.durable = { identity, lsn: this.lastDurable };
       throw error;
     } finally {
+      await stopTracking?.();
       this.session = null;
       await connection.close();
     }
@@ -251,6 +271,7 @@ export class Relay {
    * again below the durable position is dropped, not sent twice.
    */
   private async resumePoint(server: ServerIdentity & { flushLsn: Lsn }): Promise<Lsn> {
+    if (!this.durable && !this.positionRead) this.durable = await this.readPosition(server);
     const slotLsn = await this.confirmedFlush();
     const plan = planResume(slotLsn, server, this.durable);
     const positions = {
@@ -269,6 +290,22 @@ export class Relay {
       );
     }
     return plan.startLsn;
+  }
+
+  /** Once per process: the position an earlier relay left in Kafka. Unreadable is not fatal. */
+  private async readPosition(server: ServerIdentity): Promise<DurablePosition | null> {
+    if (!this.positions) return null;
+    try {
+      const position = await this.positions.read(server);
+      this.positionRead = true;
+      return position;
+    } catch (error) {
+      this.log.warn(
+        { err: error },
+        'cannot read the durable position from Kafka; resuming from the slot',
+      );
+      return null;
+    }
   }
 
   private async confirmedFlush(): Promise<Lsn> {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { planEvents, services } from '../support/fixtures.ts';
 import { metricTotal, scrape } from '../support/metrics.ts';
 import { spawnRelay, waitFor, type RelayChild } from '../support/relay.ts';
-import { readBack, scenario, stopRelay } from '../support/scenario.ts';
+import { published, readBack, scenario, stopRelay } from '../support/scenario.ts';
 import { writeThroughRestarts } from '../support/writer.ts';
 import { faultSeed, seeded } from '../support/seeded.ts';
 
@@ -70,6 +70,48 @@ test('fast and immediate Postgres restarts under a running writer: nothing lost,
     );
   } finally {
     stopWriting.abort();
+    await stopRelay(relay);
+    await s.cleanup();
+  }
+});
+
+test('a relay killed while Postgres is down resumes from the position it kept in Kafka: at most one interval is sent again', async (t) => {
+  const intervalMs = 500;
+  const s = await scenario('pg_relay_down', { RELAY_POSITION_INTERVAL_MS: String(intervalMs) });
+  const { postgres } = await services();
+  const transactions = planEvents({ total: 20_000, aggregates: 100, sizes: [1, 40, 7, 300] });
+  const events = transactions.flat();
+  let relay = spawnRelay(s.env);
+  const stopWriting = new AbortController();
+  try {
+    await relay.waitForLog('streaming');
+    const writing = writeThroughRestarts(s.pool, s.names, transactions, {
+      eventsPerSecond: 1_500,
+      signal: stopWriting.signal,
+    });
+    await waitFor(async () => (await published(relay)) > 5_000, 60_000, 'events to reach Kafka');
+    await postgres.stop({ force: true });
+    relay.process.kill('SIGKILL');
+    await relay.exited;
+    await postgres.start();
+    relay = spawnRelay(s.env);
+    await relay.waitForLog('streaming');
+    const writer = await writing;
+    t.diagnostic(`writer: ${JSON.stringify(writer)}`);
+
+    const count = await readBack(s, events);
+    t.diagnostic(`relay killed while Postgres was down: ${JSON.stringify(count)}`);
+    assert.equal(count.lost, 0, `lost: ${count.lostIds.join(', ')}`);
+    assert.equal(count.reordered, 0);
+    // One interval at 1,500 events/s, plus the transaction being read and one request in flight.
+    assert.ok(count.duplicated <= 2_000, `${count.duplicated} duplicates (at most 2,000)`);
+    assert.ok(
+      relay.logs.some((l) => String(l.msg).startsWith('Postgres offers the slot from before')),
+      'the new relay resumed from the position in Kafka, ahead of the slot',
+    );
+  } finally {
+    stopWriting.abort();
+    await postgres.start().catch(() => undefined);
     await stopRelay(relay);
     await s.cleanup();
   }

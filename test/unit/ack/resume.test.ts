@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planResume, type ServerIdentity } from '../../../src/ack/resume.ts';
+import {
+  decodePosition,
+  encodePosition,
+  planResume,
+  positionKey,
+  type ServerIdentity,
+} from '../../../src/ack/resume.ts';
 import { lsnFromBigInt as lsn } from '../../../src/domain/lsn.ts';
 
 const primary: ServerIdentity = { systemId: '7300000000000000001', timeline: 1, database: 'app' };
@@ -48,4 +54,22 @@ test('ignores a durable position past the end of the server WAL (a restored clus
   );
   assert.equal(plan.startLsn, 500n);
   assert.match(plan.ignored ?? '', /WAL ends at 0\/1F40, before 0\/2328/);
+});
+
+test('a durable position reads back as written, and only for its own slot', () => {
+  const position = { identity: primary, lsn: lsn(0x1_0000_0010n) };
+  const value = encodePosition(position, 'slot_a');
+  assert.deepEqual(decodePosition(value, 'slot_a'), position);
+  assert.equal(decodePosition(value, 'slot_b'), null);
+  assert.equal(positionKey(primary, 'slot_a'), 'position/7300000000000000001/app/slot_a');
+});
+
+test('a record that is not a durable position is not used', () => {
+  for (const text of [
+    'not json',
+    '{"slot":"s","commitLsn":"0/1","index":0}',
+    '{"kind":"position","slot":"s","systemId":"1","timeline":1,"database":"d","lsn":"nope"}',
+  ]) {
+    assert.equal(decodePosition(Buffer.from(text), 's'), null, text);
+  }
 });

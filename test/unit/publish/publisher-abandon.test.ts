@@ -14,6 +14,7 @@ function heldSink(settle: ((outcome: Error | null) => void)[]): KafkaSink {
     fence: () => Promise.resolve(),
     ensureCompactedTopic: () => Promise.resolve(),
     readLatest: () => Promise.resolve(null),
+    sendAside: () => Promise.resolve(),
     send: () =>
       new Promise<void>((resolve, reject) =>
         settle.push((outcome) => (outcome ? reject(outcome) : resolve())),
