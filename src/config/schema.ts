@@ -340,7 +340,13 @@ export const SETTINGS = {
     env: 'RELAY_CHECKPOINT_TOPIC',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name'),
     default: 'outbox-relay.checkpoints',
-    doc: "exactly-once only: the compacted topic that holds each slot's last published position (key: the slot name). No event is ever routed to it. If its latest record for the slot is not a checkpoint (something else wrote there), `run` stops with exit code 1, naming the topic and key and how to recover: write the last good checkpoint again, or delete it with a tombstone and accept that some events are published once more.",
+    doc: "The compacted topic that holds each slot's last published position: in exactly-once mode the checkpoint written with every batch (key: the slot name); in at-least-once mode the durable position every `RELAY_POSITION_INTERVAL_MS` (key: `position/<system id>/<database>/<slot>`). No event is ever routed to it. If its latest exactly-once record for the slot is not a checkpoint (something else wrote there), `run` stops with exit code 1, naming the topic and key and how to recover: write the last good checkpoint again, or delete it with a tombstone and accept that some events are published once more. An at-least-once record that is not a position is ignored with a warning (the relay then resumes from the slot).",
+  }),
+  positionIntervalMs: setting({
+    env: 'RELAY_POSITION_INTERVAL_MS',
+    schema: int(0, 3_600_000),
+    default: '1000',
+    doc: 'at-least-once: how often the relay writes its durable position to `RELAY_CHECKPOINT_TOPIC` (0: never). A relay restarted while Postgres lost its slot position (a Postgres crash, or a fast restart before PostgreSQL 17) resumes from it, so it sends again at most this interval of events rather than everything since the last Postgres checkpoint.',
   }),
   transactionalId: setting({
     env: 'RELAY_KAFKA_TRANSACTIONAL_ID',

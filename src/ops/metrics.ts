@@ -16,6 +16,7 @@ export interface RelayMetrics {
   readonly slotLagSeconds: Gauge;
   readonly partitionCountChanges: Counter<'topic'>;
   readonly durableLsn: Gauge;
+  readonly skippedDelivered: Counter<'by'>;
   readonly publishLatency: Histogram;
 }
 
@@ -79,6 +80,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     durableLsn: new Gauge({
       name: 'outbox_relay_durable_lsn',
       help: 'Last LSN reported to Postgres as durable in Kafka, as a number (byte position).',
+      registers,
+    }),
+    skippedDelivered: new Counter({
+      name: 'outbox_relay_skipped_already_delivered_total',
+      help: 'Outbox events Postgres streamed again that Kafka already held, not sent again: by the durable position (after a Postgres restart) or by the exactly-once checkpoint.',
+      labelNames: ['by'],
       registers,
     }),
     publishLatency: new Histogram({

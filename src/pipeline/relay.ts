@@ -19,6 +19,8 @@ import { checkPublication, checkWalLevel, ensureSlot } from '../source/slot.ts';
 import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
+import { planResume, type DurablePosition, type ServerIdentity } from '../ack/resume.ts';
+import { PositionStore } from '../publish/position-store.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
 
 export interface RelayDeps {
@@ -37,8 +39,6 @@ export interface StopReport {
 
 const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
-/** A session that streamed this long resets the backoff. */
-const HEALTHY_SESSION_MS = 30_000;
 
 export class Relay {
   private readonly deps: RelayDeps;
@@ -47,11 +47,29 @@ export class Relay {
   private readonly stopSignal = new AbortController();
   private session: ReplicationSession | null = null;
   private lastDurable: Lsn = INVALID_LSN;
+  /** What Kafka held when the last session ended, and of which history: outlives Postgres restarts. */
+  private durable: DurablePosition | null = null;
+  /** At-least-once: the durable position kept in Kafka, read once at the first session. */
+  private readonly positions: PositionStore | null;
+  private positionRead = false;
   private finished: Promise<Lsn> | null = null;
 
   constructor(deps: RelayDeps) {
     this.deps = deps;
     this.log = deps.logger.child({ stage: 'relay' });
+    const { config } = deps;
+    this.positions =
+      config.delivery === 'at-least-once' && config.positionIntervalMs > 0
+        ? new PositionStore(
+            deps.sink,
+            {
+              topic: config.checkpointTopic,
+              slot: config.slot,
+              intervalMs: config.positionIntervalMs,
+            },
+            deps.logger,
+          )
+        : null;
   }
 
   /** Runs until stop() or a non-retriable error (which it throws). */
@@ -59,7 +77,7 @@ export class Relay {
     let prepared = false;
     let backoff = BACKOFF_INITIAL_MS;
     while (!this.stopRequested) {
-      const startedAt = Date.now();
+      const durableBefore = this.lastDurable;
       try {
         if (!prepared) {
           await this.prepare();
@@ -75,7 +93,9 @@ export class Relay {
           await this.standBy(error);
           continue;
         }
-        if (Date.now() - startedAt > HEALTHY_SESSION_MS) backoff = BACKOFF_INITIAL_MS;
+        // A session that moved the durable position was healthy: a Postgres restart after hours
+        // of streaming, or the second of two restarts in a minute, is retried promptly.
+        if (this.lastDurable > durableBefore) backoff = BACKOFF_INITIAL_MS;
         this.deps.health.stream = 'reconnecting';
         this.deps.health.lastError = error instanceof Error ? error.message : String(error);
         this.deps.metrics.reconnects.inc({ component: 'postgres' });
@@ -156,7 +176,8 @@ export class Relay {
     const ended = new Promise<never>((_, reject) => connection.once('error', reject));
     ended.catch(() => undefined);
     await connection.connect();
-    const startLsn = await this.confirmedFlush();
+    const identity = await connection.identify();
+    const startLsn = await this.resumePoint(identity);
     const session = new ReplicationSession(
       { ...this.deps, connection, fail: (error) => connection.abort(error) },
       {
@@ -166,10 +187,12 @@ export class Relay {
         maxInFlightEvents: config.maxInFlightEvents,
         batchMaxEvents: config.batchMaxEvents,
         batchMaxBytes: config.batchMaxBytes,
+        skipBelow: startLsn,
         ...(await this.exactlyOnce()),
       },
       startLsn,
     );
+    let stopTracking: (() => Promise<void>) | undefined;
     try {
       await connection.start();
       if (this.stopRequested) return;
@@ -179,21 +202,25 @@ export class Relay {
       this.deps.health.lastError = null;
       this.log.info({ slot: config.slot, from: formatLsn(startLsn) }, 'streaming');
       const stopHousekeeping = startHousekeeping(this.deps);
+      stopTracking = this.positions?.track(identity, () => session.tracker.durableLsn);
       try {
         await Promise.race([ended, this.stopped()]);
       } finally {
         await stopHousekeeping();
       }
       this.lastDurable = await (this.finished ??= session.finish());
+      this.durable = { identity, lsn: this.lastDurable };
       this.log.info(
         { durableLsn: formatLsn(this.lastDurable) },
         'stopped streaming; Kafka holds everything up to this LSN',
       );
     } catch (error) {
-      this.lastDurable = session.tracker.durableLsn;
       await session.abandon();
+      this.lastDurable = session.tracker.durableLsn;
+      this.durable = { identity, lsn: this.lastDurable };
       throw error;
     } finally {
+      await stopTracking?.();
       this.session = null;
       await connection.close();
     }
@@ -237,6 +264,49 @@ export class Relay {
       if (this.stopSignal.signal.aborted) resolve();
       else this.stopSignal.signal.addEventListener('abort', () => resolve(), { once: true });
     });
+  }
+
+  /**
+   * The later of the slot's position and what Kafka held when the last session ended (see
+   * ack/resume.ts): after a Postgres restart the slot can be behind, and what Postgres streams
+   * again below the durable position is dropped, not sent twice.
+   */
+  private async resumePoint(server: ServerIdentity & { flushLsn: Lsn }): Promise<Lsn> {
+    if (!this.durable && !this.positionRead) this.durable = await this.readPosition(server);
+    const slotLsn = await this.confirmedFlush();
+    const plan = planResume(slotLsn, server, this.durable);
+    const positions = {
+      slot: formatLsn(slotLsn),
+      durable: this.durable && formatLsn(this.durable.lsn),
+    };
+    if (plan.ignored) {
+      this.log.warn(
+        { ...positions, reason: plan.ignored },
+        'not resuming from the durable position of the last session: it belongs to another database history; resuming from the slot (duplicates possible, no gap)',
+      );
+    } else if (plan.startLsn > slotLsn) {
+      this.log.warn(
+        positions,
+        'Postgres offers the slot from before what Kafka already holds (it restarted and lost its latest confirmation); skipping what Kafka holds',
+      );
+    }
+    return plan.startLsn;
+  }
+
+  /** Once per process: the position an earlier relay left in Kafka. Unreadable is not fatal. */
+  private async readPosition(server: ServerIdentity): Promise<DurablePosition | null> {
+    if (!this.positions) return null;
+    try {
+      const position = await this.positions.read(server);
+      this.positionRead = true;
+      return position;
+    } catch (error) {
+      this.log.warn(
+        { err: error },
+        'cannot read the durable position from Kafka; resuming from the slot',
+      );
+      return null;
+    }
   }
 
   private async confirmedFlush(): Promise<Lsn> {

@@ -35,6 +35,11 @@ export interface SessionOptions {
   maxInFlightEvents: number;
   batchMaxEvents: number;
   batchMaxBytes: number;
+  /**
+   * Transactions that commit below this LSN are already in Kafka (the relay's durable position
+   * is ahead of the slot's after a Postgres restart): dropped and counted, not sent again.
+   */
+  skipBelow: Lsn;
   /** Exactly-once: where Kafka's committed checkpoint says this slot got to. */
   checkpoint: Checkpoint | null;
   /** Exactly-once: builds the checkpoint record sent with each batch. */
@@ -54,7 +59,8 @@ export interface SessionDeps {
 }
 
 interface CurrentTransaction {
-  readonly seq: number;
+  /** The tracker's sequence number; null for a transaction Kafka already holds. */
+  readonly seq: number | null;
   readonly commitLsn: Lsn;
   readonly commitTimeMicros: bigint;
   index: number;
@@ -68,10 +74,6 @@ export class ReplicationSession {
   private readonly options: SessionOptions;
   private readonly log: Logger;
   private current: CurrentTransaction | null = null;
-  /** Events not sent again because the exactly-once checkpoint covers them. */
-  skipped = 0;
-  /** Position of the last event Kafka acknowledged, for the next session's checkpoint. */
-  lastAcknowledged: Checkpoint | null = null;
   private paused = false;
   private stopping = false;
   private readingStopped = false;
@@ -158,7 +160,10 @@ export class ReplicationSession {
     switch (message.tag) {
       case 'begin':
         this.current = {
-          seq: this.tracker.begin(message.commitTimeMicros),
+          seq:
+            message.finalLsn < this.options.skipBelow
+              ? null
+              : this.tracker.begin(message.commitTimeMicros),
           commitLsn: message.finalLsn,
           commitTimeMicros: message.commitTimeMicros,
           index: 0,
@@ -189,9 +194,14 @@ export class ReplicationSession {
       this.warnForeignRelation(relation);
       return;
     }
+    if (tx.seq === null) {
+      this.deps.metrics.skippedDelivered.inc({ by: 'durable-position' });
+      return;
+    }
     const position = { commitLsn: tx.commitLsn, txSeq: tx.seq, index: tx.index++ };
     if (coveredBy(position, this.options.checkpoint)) {
-      this.skipped++; // exactly-once: Kafka's committed checkpoint says it already holds this one
+      // exactly-once: Kafka's committed checkpoint says it already holds this one
+      this.deps.metrics.skippedDelivered.inc({ by: 'checkpoint' });
       return;
     }
     const result = rowToEvent(relation, values, position);
@@ -288,7 +298,7 @@ export class ReplicationSession {
   private onCommit(endLsn: Lsn): void {
     const tx = this.requireTransaction();
     this.current = null;
-    this.tracker.commit(tx.seq, endLsn);
+    if (tx.seq !== null) this.tracker.commit(tx.seq, endLsn);
     if (this.stopping) {
       this.stopReading();
       this.stoppedReading?.();
@@ -298,8 +308,6 @@ export class ReplicationSession {
   private onAcknowledged(records: readonly PendingRecord[]): void {
     this.acknowledgeTransactions(records);
     this.recordPublished(records);
-    const last = records[records.length - 1];
-    if (last) this.lastAcknowledged = { commitLsn: last.commitLsn, index: last.index };
     this.deps.health.progress();
     this.deps.health.producerConnected = true;
     this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);

@@ -58,6 +58,11 @@ export interface KafkaSink {
   ensureCompactedTopic(topic: string): Promise<void>;
   /** The value of the last committed record with this key (read_committed), or null. */
   readLatest(topic: string, key: string): Promise<Buffer | null>;
+  /**
+   * Writes one record beside the event stream (the at-least-once durable position), on a
+   * producer of its own: it never shares a request, a retry or a reset with the events.
+   */
+  sendAside(record: KafkaRecord): Promise<void>;
 }
 
 export interface PartitionChange {
@@ -83,6 +88,7 @@ class KafkajsSink implements KafkaSink {
   private readonly kafka: Kafka;
   private readonly options: KafkaSinkOptions;
   private producer: Producer;
+  private aside: Promise<Producer> | undefined;
   private admin: Admin | undefined;
   /** Topics in use, with their partition count when first used. */
   private readonly knownTopics = new Map<string, number>();
@@ -146,8 +152,32 @@ class KafkajsSink implements KafkaSink {
   }
 
   async disconnect(): Promise<void> {
-    await Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect()]);
+    const aside = this.aside?.then((p) => p.disconnect());
+    this.aside = undefined;
+    await Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect(), aside]);
     this.admin = undefined;
+  }
+
+  async sendAside(record: KafkaRecord): Promise<void> {
+    this.aside ??= this.connectAside();
+    try {
+      const producer = await this.aside;
+      await producer.send({ acks: -1, topic: record.topic, messages: [record] });
+    } catch (error) {
+      const failed = this.aside;
+      this.aside = undefined;
+      void failed?.then((p) => p.disconnect()).catch(() => undefined);
+      throw kafkaError('Kafka did not take the durable position', error, this.options);
+    }
+  }
+
+  private async connectAside(): Promise<Producer> {
+    const producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    return producer;
   }
 
   /**

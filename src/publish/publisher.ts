@@ -94,8 +94,9 @@ export class Publisher {
   private async loop(): Promise<void> {
     while (!this.abandoned && this.waiting > 0) {
       const sent = await this.sendWithRetry(this.takeBatch());
-      if (this.abandoned) return;
-      this.hooks.acknowledged(sent);
+      // A request that Kafka acknowledged counts even when the publisher was abandoned while it
+      // was out: it is in Kafka, and not counting it would send it again after the restart.
+      if (sent) this.hooks.acknowledged(sent);
     }
   }
 
@@ -115,8 +116,11 @@ export class Publisher {
     return this.queue.take(count);
   }
 
-  /** Sends `batch` and returns what Kafka now holds: the batch, with too-large records replaced. */
-  private async sendWithRetry(batch: PendingRecord[]): Promise<PendingRecord[]> {
+  /**
+   * Sends `batch` and returns what Kafka now holds: the batch, with too-large records replaced;
+   * or null when it gave up (abandoned, or failing fast) without Kafka's acknowledgement.
+   */
+  private async sendWithRetry(batch: PendingRecord[]): Promise<PendingRecord[] | null> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.hooks.beforeSend?.();
@@ -126,7 +130,7 @@ export class Publisher {
         await this.sink.send(checkpoint ? [...batch, checkpoint] : batch);
         return batch;
       } catch (error) {
-        if (this.abandoned) return batch;
+        if (this.abandoned) return null;
         // Deterministic, and refused before anything was written (a Kafka transaction is
         // aborted): split until the one record is found, and send a dead letter in its place.
         if (error instanceof RelayError && error.code === 'KAFKA_TOO_LARGE') {
@@ -135,7 +139,7 @@ export class Publisher {
         if (this.options.failFast || (error instanceof RelayError && !error.retriable)) {
           this.abandoned = true;
           this.hooks.failed(error, attempt, null);
-          return batch;
+          return null;
         }
         const delay = Math.min(
           this.options.retryMaxMs,
@@ -143,18 +147,21 @@ export class Publisher {
         );
         this.hooks.failed(error, attempt, delay);
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
-        if (this.abandoned) return batch;
+        if (this.abandoned) return null;
       }
     }
   }
 
-  private async splitTooLarge(batch: PendingRecord[], error: RelayError): Promise<PendingRecord[]> {
+  private async splitTooLarge(
+    batch: PendingRecord[],
+    error: RelayError,
+  ): Promise<PendingRecord[] | null> {
     const [only] = batch;
     if (batch.length === 1 && only) {
       if (this.replacements.has(only)) {
         this.abandoned = true;
         this.hooks.failed(error, 1, null);
-        return batch;
+        return null;
       }
       const replacement = this.hooks.tooLarge(only, error);
       this.replacements.add(replacement);
@@ -162,7 +169,7 @@ export class Publisher {
     }
     const half = Math.ceil(batch.length / 2);
     const first = await this.sendWithRetry(batch.slice(0, half));
-    if (this.abandoned) return first;
-    return [...first, ...(await this.sendWithRetry(batch.slice(half)))];
+    if (!first || this.abandoned) return first;
+    return [...first, ...((await this.sendWithRetry(batch.slice(half))) ?? [])];
   }
 }

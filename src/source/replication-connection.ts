@@ -11,7 +11,8 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { explainCertificate } from '../db/connect.ts';
 import { RelayError } from '../domain/errors.ts';
-import { INVALID_LSN, type Lsn } from '../domain/lsn.ts';
+import { INVALID_LSN, parseLsn, type Lsn } from '../domain/lsn.ts';
+import type { ServerIdentity } from '../ack/resume.ts';
 import { buildStatusUpdate, parseFrame, type ReplicationFrame } from './protocol.ts';
 
 interface PgConnectionInternals {
@@ -77,7 +78,29 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
     }
   }
 
-  /** Starts streaming from the slot's confirmed position; resolves once the server streams. */
+  /** IDENTIFY_SYSTEM: which database history this connection streams, and where its WAL ends. */
+  async identify(): Promise<ServerIdentity & { flushLsn: Lsn }> {
+    const { rows } = await this.client.query<{
+      systemid: string;
+      timeline: string | number;
+      xlogpos: string;
+      dbname: string | null;
+    }>('IDENTIFY_SYSTEM');
+    const row = rows[0];
+    if (!row) throw new RelayError('PG_PROTOCOL', 'IDENTIFY_SYSTEM returned no row');
+    return {
+      systemId: String(row.systemid),
+      timeline: Number(row.timeline),
+      database: row.dbname ?? '',
+      flushLsn: parseLsn(row.xlogpos),
+    };
+  }
+
+  /**
+   * Starts streaming from the slot's confirmed position; resolves once the server streams. The
+   * owner, not the server, drops what its own durable position says Kafka already holds, so
+   * that it can count it.
+   */
   async start(): Promise<void> {
     const connection = this.connection;
     const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));

@@ -19,6 +19,11 @@ export interface ConsumeOptions {
   topics: string[];
   /** Stop once this many records arrived (and the topics were read for `settleMs` more). */
   atLeast: number;
+  /**
+   * Count toward `atLeast` distinct events only (by the `event_id` header), so that duplicates
+   * read first cannot end the read before the last events arrive and pass for lost.
+   */
+  distinctEvents?: boolean;
   timeoutMs?: number;
   settleMs?: number;
   isolation?: 'read_committed' | 'read_uncommitted';
@@ -42,6 +47,8 @@ export async function consumeAll(options: ConsumeOptions): Promise<ConsumedRecor
   try {
     await consumer.subscribe({ topics: options.topics, fromBeginning: true });
     let reachedAt = 0;
+    const distinct = new Set<string>();
+    let withoutId = 0;
     await consumer.run({
       eachBatchAutoResolve: true,
       eachBatch: ({ batch }) => {
@@ -55,8 +62,11 @@ export async function consumeAll(options: ConsumeOptions): Promise<ConsumedRecor
             headers: headersOf(m.headers),
             value: m.value ?? Buffer.alloc(0),
           });
+          const id = options.distinctEvents ? m.headers?.event_id : undefined;
+          if (id === undefined) withoutId++;
+          else distinct.add(id.toString());
         }
-        if (reachedAt === 0 && records.length >= options.atLeast) reachedAt = Date.now();
+        if (reachedAt === 0 && distinct.size + withoutId >= options.atLeast) reachedAt = Date.now();
         return Promise.resolve();
       },
     });

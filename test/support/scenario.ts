@@ -63,7 +63,14 @@ export async function readBack(
 ): Promise<DeliveryCount> {
   const topics = [...new Set(events.map((e) => s.names.topic(e.aggregateType)))];
   const records = decodeAll(
-    await consumeAll({ brokers: s.brokers, topics, atLeast: events.length, timeoutMs, isolation }),
+    await consumeAll({
+      brokers: s.brokers,
+      topics,
+      atLeast: events.length,
+      distinctEvents: true,
+      timeoutMs,
+      isolation,
+    }),
   );
   const delivered: Delivered[] = records.map((r) => ({
     id: r.event.event_id,

@@ -15,6 +15,7 @@ function limitedSink(limit: number, sent: KafkaRecord[][]): KafkaSink {
     fence: () => Promise.resolve(),
     ensureCompactedTopic: () => Promise.resolve(),
     readLatest: () => Promise.resolve(null),
+    sendAside: () => Promise.resolve(),
     send(records) {
       if (records.some((r) => r.value.length > limit)) {
         return Promise.reject(new RelayError('KAFKA_TOO_LARGE', 'MESSAGE_TOO_LARGE'));

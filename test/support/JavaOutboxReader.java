@@ -1,0 +1,90 @@
+import java.io.File;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageDecoder;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * Reads outbox topics with Kafka's own Java consumer and decodes every value with Apache Avro
+ * Java, sharing no code with the relay: a bug in the relay's encoder cannot hide behind the same
+ * bug in a decoder of ours. No consumer group: every partition is assigned and read from the
+ * beginning to the end offsets taken at start.
+ *
+ * Arguments: bootstrap servers, isolation level, the envelope schema file, then the topics.
+ * Output, one line per record, tab-separated: topic, partition, offset, the key's partition as
+ * Kafka's Java producer computes it, event_id, aggregate_id, the key, payload (base64). A value
+ * that does not decode prints "undecodable" and the reason in place of the last five fields.
+ */
+public class JavaOutboxReader {
+  public static void main(String[] args) throws Exception {
+    var out = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
+    Schema schema = new Schema.Parser().parse(new File(args[2]));
+    var decoder = new BinaryMessageDecoder<GenericRecord>(GenericData.get(), schema);
+    Properties props = new Properties();
+    props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, args[1]);
+    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
+    try (var consumer = new KafkaConsumer<byte[], byte[]>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions = new ArrayList<>();
+      Map<String, Integer> counts = new HashMap<>();
+      for (int i = 3; i < args.length; i++) {
+        List<PartitionInfo> infos = consumer.partitionsFor(args[i], Duration.ofSeconds(30));
+        counts.put(args[i], infos.size());
+        for (PartitionInfo info : infos) partitions.add(new TopicPartition(info.topic(), info.partition()));
+      }
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+      long deadline = System.currentTimeMillis() + 120_000;
+      while (!done(consumer, end)) {
+        if (System.currentTimeMillis() > deadline) throw new IllegalStateException("end offsets not reached in 120 s");
+        for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+          out.print(line(record, counts.get(record.topic()), decoder));
+          out.print('\n');
+        }
+      }
+    }
+    out.flush();
+  }
+
+  private static boolean done(KafkaConsumer<byte[], byte[]> consumer, Map<TopicPartition, Long> end) {
+    for (var entry : end.entrySet()) {
+      if (consumer.position(entry.getKey()) < entry.getValue()) return false;
+    }
+    return true;
+  }
+
+  private static String line(ConsumerRecord<byte[], byte[]> record, int partitions, BinaryMessageDecoder<GenericRecord> decoder) {
+    byte[] key = record.key();
+    String javaPartition = key == null ? "-" : String.valueOf(Utils.toPositive(Utils.murmur2(key)) % partitions);
+    String head = record.topic() + "\t" + record.partition() + "\t" + record.offset() + "\t" + javaPartition + "\t";
+    try {
+      GenericRecord event = decoder.decode(record.value());
+      String payload = event.get("payload").toString();
+      return head + event.get("event_id") + "\t" + event.get("aggregate_id") + "\t"
+          + (key == null ? "" : new String(key, StandardCharsets.UTF_8)) + "\t"
+          + Base64.getEncoder().encodeToString(payload.getBytes(StandardCharsets.UTF_8));
+    } catch (Exception e) {
+      return head + "undecodable\t" + String.valueOf(e).replace('\t', ' ').replace('\n', ' ');
+    }
+  }
+}

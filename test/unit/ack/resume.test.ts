@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decodePosition,
+  encodePosition,
+  planResume,
+  positionKey,
+  type ServerIdentity,
+} from '../../../src/ack/resume.ts';
+import { lsnFromBigInt as lsn } from '../../../src/domain/lsn.ts';
+
+const primary: ServerIdentity = { systemId: '7300000000000000001', timeline: 1, database: 'app' };
+const server = { ...primary, flushLsn: lsn(10_000n) };
+
+test('resumes from the slot when the relay knows no durable position yet', () => {
+  assert.deepEqual(planResume(lsn(500n), server, null), { startLsn: 500n, ignored: null });
+});
+
+test('resumes from its durable position when Postgres offers the slot from before it', () => {
+  const plan = planResume(lsn(500n), server, { identity: primary, lsn: lsn(9_000n) });
+  assert.deepEqual(plan, { startLsn: 9_000n, ignored: null });
+});
+
+test('never resumes below the slot: a slot moved forward (offsets reset) wins', () => {
+  const plan = planResume(lsn(9_500n), server, { identity: primary, lsn: lsn(9_000n) });
+  assert.deepEqual(plan, { startLsn: 9_500n, ignored: null });
+});
+
+test('ignores a durable position of another cluster, database or timeline, and says why', () => {
+  const cases: [Partial<ServerIdentity>, RegExp][] = [
+    [{ systemId: '7300000000000000002' }, /system identifier changed/],
+    [{ database: 'other' }, /database changed/],
+    [{ timeline: 2 }, /timeline changed from 1 to 2/],
+  ];
+  for (const [change, reason] of cases) {
+    const plan = planResume(
+      lsn(500n),
+      { ...server, ...change },
+      { identity: primary, lsn: lsn(9_000n) },
+    );
+    assert.equal(plan.startLsn, 500n, JSON.stringify(change));
+    assert.match(plan.ignored ?? '', reason);
+  }
+});
+
+test('ignores a durable position past the end of the server WAL (a restored cluster)', () => {
+  const plan = planResume(
+    lsn(500n),
+    { ...server, flushLsn: lsn(8_000n) },
+    {
+      identity: primary,
+      lsn: lsn(9_000n),
+    },
+  );
+  assert.equal(plan.startLsn, 500n);
+  assert.match(plan.ignored ?? '', /WAL ends at 0\/1F40, before 0\/2328/);
+});
+
+test('a durable position reads back as written, and only for its own slot', () => {
+  const position = { identity: primary, lsn: lsn(0x1_0000_0010n) };
+  const value = encodePosition(position, 'slot_a');
+  assert.deepEqual(decodePosition(value, 'slot_a'), position);
+  assert.equal(decodePosition(value, 'slot_b'), null);
+  assert.equal(positionKey(primary, 'slot_a'), 'position/7300000000000000001/app/slot_a');
+});
+
+test('a record that is not a durable position is not used', () => {
+  for (const text of [
+    'not json',
+    '{"slot":"s","commitLsn":"0/1","index":0}',
+    '{"kind":"position","slot":"s","systemId":"1","timeline":1,"database":"d","lsn":"nope"}',
+  ]) {
+    assert.equal(decodePosition(Buffer.from(text), 's'), null, text);
+  }
+});
