@@ -15,7 +15,7 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import type { HealthState } from '../ops/health.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 import { ReplicationConnection } from '../source/replication-connection.ts';
-import { checkPublication, checkWalLevel, ensureSlot } from '../source/slot.ts';
+import { checkPublication, checkWalLevel, ensureSlot, outboxOid } from '../source/slot.ts';
 import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
@@ -48,6 +48,8 @@ export class Relay {
   private session: ReplicationSession | null = null;
   private lastDurable: Lsn = INVALID_LSN;
   private finished: Promise<Lsn> | null = null;
+  /** The outbox table's OID at start: sessions follow it through a rename. */
+  private outboxOid: number | null = null;
 
   constructor(deps: RelayDeps) {
     this.deps = deps;
@@ -133,6 +135,7 @@ export class Relay {
         table: config.outboxTable,
       };
       await checkPublication(db, target);
+      this.outboxOid = await outboxOid(db, target);
       const slot = await ensureSlot(db, config.slot, config.createSlot);
       if (slot.created) {
         this.log.warn(
@@ -162,6 +165,7 @@ export class Relay {
       {
         schema: config.outboxSchema,
         table: config.outboxTable,
+        outboxOid: this.outboxOid,
         deadLetterTopic: config.deadLetterTopic,
         maxInFlightEvents: config.maxInFlightEvents,
         batchMaxEvents: config.batchMaxEvents,

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { RelayError } from '../domain/errors.ts';
 import { parseLsn, type Lsn } from '../domain/lsn.ts';
-import { SQL } from '../db/sql.ts';
+import { quoteIdent, SQL } from '../db/sql.ts';
 
 export interface SlotTarget {
   slot: string;
@@ -54,6 +54,17 @@ export async function checkPublication(db: pg.ClientBase, target: SlotTarget): P
       { hint: 'Check RELAY_OUTBOX_SCHEMA / RELAY_OUTBOX_TABLE, or run "outbox-relay migrate".' },
     );
   }
+}
+
+/**
+ * The outbox table's OID, or null when no table has its configured name. The session follows
+ * the outbox by it, as the publication does, so a renamed outbox keeps being relayed.
+ */
+export async function outboxOid(db: pg.ClientBase, target: SlotTarget): Promise<number | null> {
+  const name = `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
+  const { rows } = await db.query<{ oid: string | null }>(SQL.tableOid, [name]);
+  const oid = rows[0]?.oid;
+  return oid ? Number(oid) : null;
 }
 
 /** Creates the slot when missing (if allowed); a slot of another plugin is an error. */
