@@ -15,7 +15,13 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import type { HealthState } from '../ops/health.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 import { ReplicationConnection } from '../source/replication-connection.ts';
-import { checkPublication, checkWalLevel, ensureSlot, outboxOid } from '../source/slot.ts';
+import {
+  checkPublication,
+  checkWalLevel,
+  ensureSlot,
+  explainMissingPublication,
+  outboxOid,
+} from '../source/slot.ts';
 import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
@@ -72,7 +78,7 @@ export class Relay {
         await this.runSession();
       } catch (error) {
         if (this.stopRequested) break;
-        if (!isRetriable(error)) throw error;
+        if (!isRetriable(error)) throw await this.explain(error);
         if (error instanceof RelayError && error.code === 'PG_SLOT_BUSY') {
           await this.standBy(error);
           continue;
@@ -233,6 +239,25 @@ export class Relay {
         headers: {},
       }),
     };
+  }
+
+  /** A fatal error, explained further where a look at the catalog can say more. */
+  private async explain(error: unknown): Promise<unknown> {
+    const { config } = this.deps;
+    const db = new pg.Client({ connectionString: config.pgUrl });
+    try {
+      await db.connect();
+      return await explainMissingPublication(db, error, {
+        slot: config.slot,
+        publication: config.publication,
+        schema: config.outboxSchema,
+        table: config.outboxTable,
+      });
+    } catch {
+      return error;
+    } finally {
+      await db.end().catch(() => undefined);
+    }
   }
 
   private stopped(): Promise<void> {
