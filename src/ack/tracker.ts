@@ -10,6 +10,12 @@
  * (`observeIdle`): everything before it was decoded and sent to us, and none of it was ours, so
  * letting the slot advance there loses nothing and keeps WAL from piling up behind an idle
  * outbox while other tables take writes.
+ *
+ * Bounded: a transaction committed with nothing left in flight (an empty one, which Postgres 14
+ * sends for every transaction, and any publication with other tables sends too) is folded into
+ * the committed transaction before it, which takes over its commit end LSN. So however many such
+ * transactions arrive while one event waits for Kafka, the queue holds one entry per transaction
+ * that still has events in flight, plus the one being read.
  */
 import { Fifo } from '../domain/fifo.ts';
 import { maxLsn, type Lsn, INVALID_LSN } from '../domain/lsn.ts';
@@ -49,6 +55,11 @@ export class AckTracker {
     return this.order.length === 0;
   }
 
+  /** Transactions in the queue: open, or committed and waiting for Kafka. */
+  get openTransactions(): number {
+    return this.order.length;
+  }
+
   /** Commit time of the oldest transaction Kafka does not hold yet, or null when idle. */
   get oldestOpenCommitTimeMicros(): bigint | null {
     if (this.idle) return null;
@@ -73,7 +84,9 @@ export class AckTracker {
 
   /** Closes transaction `seq` at COMMIT with its commit end LSN. */
   commit(seq: number, endLsn: Lsn): void {
-    this.get(seq).endLsn = endLsn;
+    const tx = this.get(seq);
+    tx.endLsn = endLsn;
+    this.foldIntoPrevious(tx);
     this.advance();
   }
 
@@ -89,6 +102,21 @@ export class AckTracker {
   /** Lets the slot move with the server while nothing of ours is outstanding. */
   observeIdle(serverSentLsn: Lsn): void {
     if (this.idle) this.durable = maxLsn(this.durable, serverSentLsn);
+  }
+
+  /**
+   * A committed transaction with nothing in flight at the back of the queue adds only its end
+   * LSN: the committed transaction before it can end there instead. Once that one is complete,
+   * so is this one (it can gain no events), so the durable LSN moves exactly as it would have.
+   */
+  private foldIntoPrevious(tx: OpenTransaction): void {
+    if (tx.pending > 0 || this.order.length < 2) return;
+    if (this.order.peek(this.order.length - 1) !== tx.seq) return;
+    const previous = this.open.get(this.order.peek(this.order.length - 2) as number);
+    if (!previous || previous.endLsn === null) return;
+    previous.endLsn = maxLsn(previous.endLsn, tx.endLsn as Lsn);
+    this.order.pop();
+    this.open.delete(tx.seq);
   }
 
   private get(seq: number): OpenTransaction {

@@ -13,5 +13,7 @@ export const SQL = {
   publicationTables: `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
   publicationExists: `SELECT pubinsert FROM pg_publication WHERE pubname = $1`,
   walLevel: `SELECT current_setting('wal_level') AS wal_level`,
+  /** $1 is a quoted schema.table; NULL when there is no such table. */
+  tableOid: `SELECT to_regclass($1)::oid AS oid`,
   currentWalLsn: `SELECT pg_current_wal_lsn()::text AS lsn`,
 } as const;

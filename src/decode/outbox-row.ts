@@ -17,6 +17,12 @@ export const OUTBOX_COLUMNS = [
 ] as const;
 type OutboxColumn = (typeof OUTBOX_COLUMNS)[number];
 
+/**
+ * Columns a row may lack: a table whose `headers` column was dropped still carries events, each
+ * with no headers, as a row with NULL there would. Every other column is needed for an event.
+ */
+export const OPTIONAL_OUTBOX_COLUMNS: ReadonlySet<OutboxColumn> = new Set(['headers']);
+
 export interface BadRow {
   readonly reason: BadRowReason;
   readonly detail: string;
@@ -37,7 +43,8 @@ export type BadRowReason =
   | 'schema-mismatch'
   | 'unknown-event-type'
   | 'malformed-payload'
-  | 'too-large';
+  | 'too-large'
+  | 'foreign-table';
 
 export type RowResult = { ok: true; event: OutboxEvent } | { ok: false; bad: BadRow };
 
@@ -52,7 +59,9 @@ export function rowToEvent(
     ok: false,
     bad: { reason, detail, row, eventId, position },
   });
-  const missing = OUTBOX_COLUMNS.find((column) => !(column in row));
+  const missing = OUTBOX_COLUMNS.find(
+    (column) => !(column in row) && !OPTIONAL_OUTBOX_COLUMNS.has(column),
+  );
   if (missing) return bad('missing-column', `the outbox row has no column "${missing}"`);
   const value = (column: OutboxColumn) => row[column] ?? null;
   for (const column of ['id', 'aggregate_type', 'event_type', 'created_at'] as const) {
@@ -65,7 +74,7 @@ export function rowToEvent(
   if (payloadProblem) return bad('malformed-payload', payloadProblem);
   const headers = parseHeaders(value('headers'));
   if (typeof headers === 'string') return bad('malformed-headers', headers);
-  const createdAtMicros = parseTimestamptz(value('created_at') as string);
+  const createdAtMicros = parseCreatedAt(relation, value('created_at') as string);
   if (createdAtMicros === null) {
     return bad('malformed-timestamp', `created_at "${value('created_at')}" is not a timestamp`);
   }
@@ -100,6 +109,28 @@ function jsonTextProblem(relation: Relation, payload: string | null): string | n
   } catch (error) {
     return `payload is not JSON: ${(error as Error).message}`;
   }
+}
+
+/**
+ * A row of a published table that is not the outbox (another table added to the publication):
+ * never an event, and never skipped silently, so it becomes a dead letter naming its table.
+ */
+export function foreignRow(
+  relation: Relation,
+  values: readonly TupleValue[],
+  position: EventPosition,
+  outbox: string,
+): BadRow {
+  const table = `${relation.schema}.${relation.name}`;
+  return {
+    reason: 'foreign-table',
+    detail:
+      `a row of ${table}, which the publication includes but which is not the outbox ` +
+      `(${outbox}); remove ${table} from the publication`,
+    row: rowRecord(relation, values),
+    eventId: null,
+    position,
+  };
 }
 
 function rowRecord(relation: Relation, values: readonly TupleValue[]) {
@@ -155,6 +186,21 @@ function stringifyKeepingNumbers(value: unknown): string {
     return `{${members.join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+const TIMESTAMPTZ_OID = 1184;
+
+/**
+ * created_at as microseconds since the Unix epoch. A `timestamp` (without time zone) column
+ * prints no offset: its wall time is read as UTC. Only a `timestamptz` column, which Postgres
+ * always prints with an offset, insists on one.
+ */
+function parseCreatedAt(relation: Relation, text: string): bigint | null {
+  const exact = parseTimestamptz(text);
+  if (exact !== null) return exact;
+  const column = relation.columns.find((c) => c.name === 'created_at');
+  if (column?.typeOid === TIMESTAMPTZ_OID) return null;
+  return parseTimestamptz(`${text}+00`);
 }
 
 // ISO output of timestamptz, as the replication session prints it (DateStyle ISO): for example

@@ -28,6 +28,14 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Takes the item at the back (the one pushed last). */
+  pop(): T | undefined {
+    if (this.length === 0) return undefined;
+    const item = this.items.pop();
+    this.compact();
+    return item;
+  }
+
   /** Takes up to `count` items from the front. */
   take(count: number): T[] {
     const taken = this.items.slice(this.head, this.head + count);

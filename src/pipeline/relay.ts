@@ -15,7 +15,13 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import type { HealthState } from '../ops/health.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 import { ReplicationConnection } from '../source/replication-connection.ts';
-import { checkPublication, checkWalLevel, ensureSlot } from '../source/slot.ts';
+import {
+  checkPublication,
+  checkWalLevel,
+  ensureSlot,
+  explainMissingPublication,
+  outboxOid,
+} from '../source/slot.ts';
 import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
@@ -53,6 +59,8 @@ export class Relay {
   private readonly positions: PositionStore | null;
   private positionRead = false;
   private finished: Promise<Lsn> | null = null;
+  /** The outbox table's OID at start: sessions follow it through a rename. */
+  private outboxOid: number | null = null;
 
   constructor(deps: RelayDeps) {
     this.deps = deps;
@@ -88,7 +96,7 @@ export class Relay {
         await this.runSession();
       } catch (error) {
         if (this.stopRequested) break;
-        if (!isRetriable(error)) throw error;
+        if (!isRetriable(error)) throw await this.explain(error);
         if (error instanceof RelayError && error.code === 'PG_SLOT_BUSY') {
           await this.standBy(error);
           continue;
@@ -153,6 +161,7 @@ export class Relay {
         table: config.outboxTable,
       };
       await checkPublication(db, target);
+      this.outboxOid = await outboxOid(db, target);
       const slot = await ensureSlot(db, config.slot, config.createSlot);
       if (slot.created) {
         this.log.warn(
@@ -183,6 +192,7 @@ export class Relay {
       {
         schema: config.outboxSchema,
         table: config.outboxTable,
+        outboxOid: this.outboxOid,
         deadLetterTopic: config.deadLetterTopic,
         maxInFlightEvents: config.maxInFlightEvents,
         batchMaxEvents: config.batchMaxEvents,
@@ -257,6 +267,25 @@ export class Relay {
         headers: {},
       }),
     };
+  }
+
+  /** A fatal error, explained further where a look at the catalog can say more. */
+  private async explain(error: unknown): Promise<unknown> {
+    const { config } = this.deps;
+    const db = new pg.Client({ connectionString: config.pgUrl });
+    try {
+      await db.connect();
+      return await explainMissingPublication(db, error, {
+        slot: config.slot,
+        publication: config.publication,
+        schema: config.outboxSchema,
+        table: config.outboxTable,
+      });
+    } catch {
+      return error;
+    } finally {
+      await db.end().catch(() => undefined);
+    }
   }
 
   private stopped(): Promise<void> {

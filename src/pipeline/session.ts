@@ -10,7 +10,7 @@
  */
 import type { Relation } from '../decode/pgoutput.ts';
 import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
-import { rowToEvent, type BadRow } from '../decode/outbox-row.ts';
+import { foreignRow, rowToEvent, type BadRow } from '../decode/outbox-row.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
 import { AGGREGATE_TYPE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER } from '../route/headers.ts';
@@ -31,6 +31,11 @@ import { deadLetter } from './dead-letter.ts';
 export interface SessionOptions {
   schema: string;
   table: string;
+  /**
+   * The outbox table's OID when the session started, if it existed under its configured name.
+   * Publications follow a table by OID, so a renamed outbox is still this relation.
+   */
+  outboxOid?: number | null | undefined;
   deadLetterTopic: string;
   maxInFlightEvents: number;
   batchMaxEvents: number;
@@ -80,10 +85,13 @@ export class ReplicationSession {
   /** Set once reading has stopped at a transaction boundary for shutdown. */
   private stoppedReading: (() => void) | null = null;
   private readonly warnedRelations = new Set<number>();
+  /** The outbox's OID: from the catalog at start, else from the first Relation named like it. */
+  private outboxOid: number | null;
 
   constructor(deps: SessionDeps, options: SessionOptions, startLsn: Lsn) {
     this.deps = deps;
     this.options = options;
+    this.outboxOid = options.outboxOid ?? null;
     this.log = deps.logger.child({ stage: 'pipeline' });
     this.tracker = new AckTracker(startLsn);
     this.publisher = new Publisher(
@@ -170,7 +178,7 @@ export class ReplicationSession {
         };
         return;
       case 'relation':
-        this.relations.set(message.relation.oid, message.relation);
+        this.onRelation(message.relation);
         return;
       case 'insert':
         this.onInsert(message.relationOid, message.values);
@@ -190,10 +198,6 @@ export class ReplicationSession {
       throw new RelayError('DECODE', `insert for unknown relation ${relationOid}`, {
         retriable: true,
       });
-    if (relation.schema !== this.options.schema || relation.name !== this.options.table) {
-      this.warnForeignRelation(relation);
-      return;
-    }
     if (tx.seq === null) {
       this.deps.metrics.skippedDelivered.inc({ by: 'durable-position' });
       return;
@@ -204,8 +208,9 @@ export class ReplicationSession {
       this.deps.metrics.skippedDelivered.inc({ by: 'checkpoint' });
       return;
     }
-    const result = rowToEvent(relation, values, position);
-    const record = result.ok ? this.encode(result.event) : this.badRowRecord(result.bad);
+    const record = this.isOutbox(relation)
+      ? this.outboxRecord(relation, values, position)
+      : this.deadLetterRecord(foreignRow(relation, values, position, this.outboxName()), null);
     this.tracker.add(tx.seq);
     this.publisher.enqueue({
       ...record,
@@ -216,6 +221,15 @@ export class ReplicationSession {
     });
     this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
     if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
+  }
+
+  private outboxRecord(
+    relation: Relation,
+    values: Parameters<typeof rowToEvent>[1],
+    position: Parameters<typeof rowToEvent>[2],
+  ) {
+    const result = rowToEvent(relation, values, position);
+    return result.ok ? this.encode(result.event) : this.badRowRecord(result.bad);
   }
 
   private encode(event: Parameters<EventEncoder['encodeValue']>[0]) {
@@ -390,12 +404,53 @@ export class ReplicationSession {
     return this.current;
   }
 
+  /**
+   * Remembers a relation's description. The outbox is followed by OID: a Relation message for it
+   * under another name means it was renamed (the publication still includes it), and its rows
+   * are still events. A relation named like the outbox is the outbox too (a table dropped and
+   * created again under the configured name has a new OID, and its old rows the old one).
+   */
+  private onRelation(relation: Relation): void {
+    const previous = this.relations.get(relation.oid);
+    this.relations.set(relation.oid, relation);
+    if (this.outboxOid === null && this.hasOutboxName(relation)) this.outboxOid = relation.oid;
+    if (relation.oid === this.outboxOid && !this.hasOutboxName(relation)) {
+      if (previous && previous.schema === relation.schema && previous.name === relation.name)
+        return;
+      this.log.warn(
+        {
+          relation: `${relation.schema}.${relation.name}`,
+          configured: this.outboxName(),
+          oid: relation.oid,
+        },
+        'the outbox table was renamed; still relaying its rows (publications follow a table, ' +
+          'not its name): set RELAY_OUTBOX_SCHEMA / RELAY_OUTBOX_TABLE to the new name before ' +
+          'the next restart',
+      );
+    } else if (!this.isOutbox(relation)) {
+      this.warnForeignRelation(relation);
+    }
+  }
+
+  private isOutbox(relation: Relation): boolean {
+    return relation.oid === this.outboxOid || this.hasOutboxName(relation);
+  }
+
+  private hasOutboxName(relation: Relation): boolean {
+    return relation.schema === this.options.schema && relation.name === this.options.table;
+  }
+
+  private outboxName(): string {
+    return `${this.options.schema}.${this.options.table}`;
+  }
+
   private warnForeignRelation(relation: Relation): void {
     if (this.warnedRelations.has(relation.oid)) return;
     this.warnedRelations.add(relation.oid);
     this.log.warn(
-      { relation: `${relation.schema}.${relation.name}` },
-      'ignoring rows of a table that is not the outbox; check the publication',
+      { relation: `${relation.schema}.${relation.name}`, outbox: this.outboxName() },
+      'the publication includes a table that is not the outbox; its rows go to the ' +
+        'dead-letter topic (foreign-table): remove it from the publication',
     );
   }
 }

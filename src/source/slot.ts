@@ -4,8 +4,8 @@
  */
 import type pg from 'pg';
 import { RelayError } from '../domain/errors.ts';
-import { parseLsn, type Lsn } from '../domain/lsn.ts';
-import { SQL } from '../db/sql.ts';
+import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
+import { quoteIdent, SQL } from '../db/sql.ts';
 
 export interface SlotTarget {
   slot: string;
@@ -56,6 +56,17 @@ export async function checkPublication(db: pg.ClientBase, target: SlotTarget): P
   }
 }
 
+/**
+ * The outbox table's OID, or null when no table has its configured name. The session follows
+ * the outbox by it, as the publication does, so a renamed outbox keeps being relayed.
+ */
+export async function outboxOid(db: pg.ClientBase, target: SlotTarget): Promise<number | null> {
+  const name = `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
+  const { rows } = await db.query<{ oid: string | null }>(SQL.tableOid, [name]);
+  const oid = rows[0]?.oid;
+  return oid ? Number(oid) : null;
+}
+
 /** Creates the slot when missing (if allowed); a slot of another plugin is an error. */
 export async function ensureSlot(
   db: pg.ClientBase,
@@ -88,4 +99,39 @@ export async function ensureSlot(
   }
   const created = await db.query<{ lsn: string }>(SQL.createSlot, [slot]);
   return { created: true, confirmedFlushLsn: parseLsn(created.rows[0]?.lsn ?? '0/0') };
+}
+
+/**
+ * The stream said the publication does not exist. If it exists now, it was dropped and created
+ * again after the slot's position: pgoutput reads the publication as of that position (the
+ * historic catalog), so this slot will never see it, and `migrate` or a restart cannot help.
+ * Returns the error that says so and how to recover, or the original error otherwise.
+ */
+export async function explainMissingPublication(
+  db: pg.ClientBase,
+  error: unknown,
+  target: SlotTarget,
+): Promise<unknown> {
+  const message = error instanceof Error ? error.message : '';
+  if (!(error instanceof RelayError) || !message.includes(`publication "${target.publication}"`))
+    return error;
+  const { rows } = await db.query(SQL.publicationExists, [target.publication]);
+  if (rows.length === 0) return error;
+  const slot = await ensureSlot(db, target.slot, false);
+  const position =
+    slot.confirmedFlushLsn === null ? 'its position' : formatLsn(slot.confirmedFlushLsn);
+  return new RelayError(
+    'PG_PUBLICATION',
+    `publication "${target.publication}" exists, but slot "${target.slot}" is at ${position}, ` +
+      'before it was created again: logical decoding reads a publication as it was at the ' +
+      "slot's position, so this slot cannot stream it (migrate and restarts cannot help)",
+    {
+      cause: error,
+      hint:
+        'With no relay running, move the slot past the re-creation: "outbox-relay offsets reset ' +
+        '--to-now --yes"; then send the events written since the publication was dropped with ' +
+        '"outbox-relay replay --from <a time before the drop>" (consumers deduplicate on ' +
+        'event_id), and start the relay again.',
+    },
+  );
 }

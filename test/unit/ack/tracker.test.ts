@@ -81,3 +81,77 @@ test('refuses acknowledgements it cannot account for', () => {
   assert.throws(() => tracker.acknowledge(99), /not open/);
   assert.throws(() => tracker.add(a), /already committed/);
 });
+
+test('folds empty transactions committed behind a waiting one into a single entry', () => {
+  const tracker = new AckTracker();
+  const a = committed(tracker, 1, 100n);
+  committed(tracker, 0, 150n);
+  committed(tracker, 0, 175n);
+  assert.equal(tracker.openTransactions, 1);
+  assert.equal(tracker.durableLsn, 0n, 'nothing is durable while the event waits');
+  tracker.acknowledge(a);
+  assert.equal(tracker.durableLsn, 175n, 'then everything up to the last empty COMMIT is');
+  assert.equal(tracker.idle, true);
+});
+
+test('keeps the tracker small when thousands of empty transactions arrive behind one stuck event', () => {
+  const tracker = new AckTracker();
+  const stuck = committed(tracker, 1, 100n);
+  let end = 100n;
+  for (let i = 0; i < 10_000; i++) {
+    end += 10n;
+    const seq = tracker.begin();
+    assert.ok(tracker.openTransactions <= 2, `${tracker.openTransactions} entries after ${i}`);
+    tracker.commit(seq, lsn(end));
+    assert.equal(tracker.durableLsn, 0n);
+  }
+  assert.equal(tracker.openTransactions, 1);
+  assert.equal(tracker.oldestOpenCommitTimeMicros, 0n);
+  tracker.acknowledge(stuck);
+  assert.equal(tracker.durableLsn, end);
+  assert.equal(tracker.openTransactions, 0);
+});
+
+test('does not fold a transaction with events still in flight, nor into an open one', () => {
+  const tracker = new AckTracker();
+  const a = committed(tracker, 1, 100n);
+  const b = committed(tracker, 2, 200n);
+  assert.equal(tracker.openTransactions, 2, 'b waits for its own events');
+  tracker.acknowledge(b, 2);
+  assert.equal(tracker.durableLsn, 0n, 'b is done, but a is not');
+  const c = committed(tracker, 0, 300n);
+  tracker.acknowledge(a);
+  assert.equal(tracker.durableLsn, 300n);
+  assert.throws(() => tracker.acknowledge(c), /not open/);
+
+  const open = tracker.begin();
+  tracker.add(open);
+  assert.equal(tracker.durableLsn, 300n);
+  tracker.acknowledge(open);
+  assert.equal(tracker.durableLsn, 300n, 'an open transaction is never durable before its COMMIT');
+  tracker.commit(open, lsn(400n));
+  assert.equal(tracker.durableLsn, 400n);
+});
+
+test('folds a transaction whose events were all acknowledged before its COMMIT arrived', () => {
+  const tracker = new AckTracker();
+  const a = committed(tracker, 1, 100n);
+  const b = tracker.begin();
+  tracker.add(b, 3);
+  tracker.acknowledge(b, 3);
+  tracker.commit(b, lsn(200n));
+  assert.equal(tracker.openTransactions, 1);
+  assert.equal(tracker.durableLsn, 0n);
+  tracker.acknowledge(a);
+  assert.equal(tracker.durableLsn, 200n);
+});
+
+test('keeps the commit time of the oldest waiting transaction when later ones fold into it', () => {
+  const tracker = new AckTracker();
+  const seq = tracker.begin(1_000n);
+  tracker.add(seq);
+  tracker.commit(seq, lsn(100n));
+  const empty = tracker.begin(2_000n);
+  tracker.commit(empty, lsn(150n));
+  assert.equal(tracker.oldestOpenCommitTimeMicros, 1_000n);
+});

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import type { EventPosition } from '../../../src/domain/event.ts';
 import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
 import {
+  foreignRow,
+  OPTIONAL_OUTBOX_COLUMNS,
   OUTBOX_COLUMNS,
   parseTimestamptz,
   rowToEvent,
@@ -98,8 +100,8 @@ test('keeps header values that are not strings as their JSON text', () => {
   });
 });
 
-test('dead-letters a row that lacks an outbox column, naming the column', () => {
-  for (const column of OUTBOX_COLUMNS) {
+test('dead-letters a row that lacks a required outbox column, naming the column', () => {
+  for (const column of OUTBOX_COLUMNS.filter((c) => !OPTIONAL_OUTBOX_COLUMNS.has(c))) {
     const row = { ...GOOD_ROW };
     delete row[column];
     assertBad(row, 'missing-column', new RegExp(`no column "${column}"`));
@@ -187,4 +189,50 @@ test('keeps header numbers beyond 2^53 exactly as written, also inside objects',
   assert.ok(result.ok);
   assert.equal(result.event.headers.big, '12345678901234567890');
   assert.equal(result.event.headers.nested, '{"n":[1.50,98765432109876543210]}');
+});
+
+test('reads a row without a headers column (dropped: it is optional) as an event without headers', () => {
+  const row = { ...GOOD_ROW };
+  delete row.headers;
+  const result = convert(row);
+  assert.ok(result.ok);
+  assert.deepEqual(result.event.headers, {});
+});
+
+/** The relation with created_at of the given type (1114 timestamp, 1184 timestamptz). */
+function withCreatedAtType(row: Record<string, string | null>, typeOid: number) {
+  const [relation, values] = sent(row);
+  const columns = relation.columns.map((c) => (c.name === 'created_at' ? { ...c, typeOid } : c));
+  return rowToEvent({ ...relation, columns }, values, POSITION);
+}
+
+test('reads created_at of type timestamp (without time zone) as UTC', () => {
+  const result = withCreatedAtType({ ...GOOD_ROW, created_at: '2026-11-22 03:00:05.123456' }, 1114);
+  assert.ok(result.ok);
+  assert.equal(result.event.createdAtMicros, 1_795_316_405_123_456n);
+});
+
+test('still insists on an offset in created_at of type timestamptz', () => {
+  const result = withCreatedAtType({ ...GOOD_ROW, created_at: '2026-11-22 03:00:05' }, 1184);
+  assert.equal(result.ok, false);
+  if (!result.ok) assert.equal(result.bad.reason, 'malformed-timestamp');
+});
+
+test('makes a dead letter of a row of another table, naming that table and the outbox', () => {
+  const relation: Relation = {
+    oid: 16_400,
+    schema: 'shop',
+    name: 'orders',
+    columns: [
+      { name: 'id', typeOid: 23 },
+      { name: 'total', typeOid: 1700 },
+    ],
+  };
+  const bad = foreignRow(relation, ['7', '12.50'], POSITION, 'public.outbox');
+  assert.equal(bad.reason, 'foreign-table');
+  assert.match(bad.detail, /shop\.orders/);
+  assert.match(bad.detail, /public\.outbox/);
+  assert.deepEqual(bad.row, { id: '7', total: '12.50' });
+  assert.equal(bad.eventId, null);
+  assert.equal(bad.position, POSITION);
 });

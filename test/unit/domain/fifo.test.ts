@@ -39,3 +39,17 @@ test('takes no more than it holds and empties on clear', () => {
   fifo.clear();
   assert.equal(fifo.length, 0);
 });
+
+test('pops from the back, and keeps the front where it was', () => {
+  const fifo = new Fifo<number>();
+  for (let i = 0; i < 5; i++) fifo.push(i);
+  assert.equal(fifo.shift(), 0);
+  assert.equal(fifo.pop(), 4);
+  assert.equal(fifo.pop(), 3);
+  assert.equal(fifo.length, 2);
+  assert.equal(fifo.peek(), 1);
+  assert.equal(fifo.shift(), 1);
+  assert.equal(fifo.pop(), 2);
+  assert.equal(fifo.pop(), undefined);
+  assert.equal(fifo.length, 0);
+});
