@@ -1,10 +1,11 @@
-/** `outbox-relay run`: the daemon. Stops cleanly on SIGTERM and SIGINT. */
+/** `outbox-relay run`: the daemon. Its end (signals, fatal errors, exit codes) is ops/lifecycle.ts. */
 import { Command } from 'commander';
 import { redactConfig } from '../config/redact.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { createMetrics } from '../ops/metrics.ts';
 import { HealthState, startHealthServer } from '../ops/health.ts';
+import { Supervisor } from '../ops/lifecycle.ts';
 import { isRetriable, RelayError } from '../domain/errors.ts';
 import { registryClientFrom } from '../encode/registry-client.ts';
 import {
@@ -13,7 +14,6 @@ import {
   type SubjectReport,
 } from '../encode/schema-check.ts';
 import { createRelay, encoderFrom, routerFrom } from '../pipeline/create.ts';
-import type { Relay } from '../pipeline/relay.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 export function runCommand(): Command {
@@ -45,7 +45,14 @@ export function runCommand(): Command {
   });
 }
 
-export async function runRelay(config: RelayConfig): Promise<number> {
+/**
+ * Runs the daemon until the supervisor ends the process (see ops/lifecycle.ts for each way it
+ * ends, its exit code and its time bound). Returns only when it cannot start.
+ */
+export async function runRelay(
+  config: RelayConfig,
+  exit?: (code: number) => void,
+): Promise<number> {
   const logger = createLogger(config.logLevel);
   try {
     await checkRegisteredSchemas(config, logger);
@@ -60,49 +67,16 @@ export async function runRelay(config: RelayConfig): Promise<number> {
     port: config.httpPort,
   });
   const { relay, sink } = createRelay(config, { logger, metrics, health });
+  const supervisor = new Supervisor({
+    logger,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    codes: EXIT,
+    report: reportError,
+    close: () => Promise.allSettled([relay.abandon(), sink.disconnect(), server.close()]),
+    ...(exit ? { exit } : {}),
+  });
   logger.info({ config: redactConfig(config), httpPort: server.port }, 'starting');
-  const running = relay.run();
-  const signalled = waitForSignal(logger);
-  let code: number = EXIT.ok;
-  try {
-    const first = await Promise.race([running.then(() => 'ended' as const), signalled]);
-    if (first !== 'ended')
-      code = await stopWithin(relay, running, config.shutdownTimeoutMs, logger);
-  } catch (error) {
-    logger.fatal({ err: error }, 'relay failed');
-    code = reportError(error);
-  } finally {
-    await sink.disconnect();
-    await server.close();
-  }
-  return code;
-}
-
-async function stopWithin(
-  relay: Relay,
-  running: Promise<void>,
-  timeoutMs: number,
-  logger: Logger,
-): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>(
-    (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
-  );
-  const outcome = await Promise.race([relay.stop(), timeout]);
-  clearTimeout(timer);
-  if (outcome === 'timeout') {
-    logger.error(
-      { timeoutMs },
-      'shutdown timed out waiting for Kafka; unacknowledged events will be replayed on restart',
-    );
-    return EXIT.shutdownTimeout;
-  }
-  await running;
-  logger.info(
-    { durableLsn: outcome.durableLsn },
-    'stopped cleanly; Kafka holds everything up to durableLsn',
-  );
-  return EXIT.ok;
+  return supervisor.supervise({ running: relay.run(), stop: () => relay.stop() });
 }
 
 /**
@@ -139,28 +113,4 @@ async function checkRegisteredSchemas(config: RelayConfig, logger: Logger): Prom
     { schemas: reports.length, level: config.schemaCompatibility },
     'event schemas are compatible with the registry',
   );
-}
-
-/**
- * Resolves on the first SIGTERM or SIGINT. Later ones are logged and ignored: the clean stop
- * and its timeout go on (an orchestrator's SIGKILL is the way to cut it short).
- */
-function waitForSignal(logger: Logger): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn(
-          { signal },
-          'already stopping; waiting for in-flight events (SIGKILL to abort)',
-        );
-        return;
-      }
-      stopping = true;
-      logger.info({ signal }, 'stopping: finishing in-flight events');
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
 }

@@ -388,7 +388,7 @@ export const SETTINGS = {
     env: 'RELAY_SHUTDOWN_TIMEOUT_MS',
     schema: int(0),
     default: '30000',
-    doc: 'On SIGTERM/SIGINT, how long to wait for in-flight events before exiting anyway (exit code 1).',
+    doc: 'On SIGTERM/SIGINT, how long to wait for in-flight events; past it the relay exits with code 3, after at most 2 s of closing.',
   }),
   standbyRetryMs: setting({
     env: 'RELAY_STANDBY_RETRY_MS',

@@ -133,6 +133,17 @@ export class Relay {
     return { durableLsn: formatLsn(durable) };
   }
 
+  /**
+   * Gives up on a stop that cannot finish (its deadline passed): no more waiting for Kafka or for
+   * the current transaction's COMMIT, and no more retries. What Kafka has not acknowledged is
+   * dropped; nothing past the durable LSN was reported, so Postgres sends it again on restart.
+   */
+  async abandon(): Promise<void> {
+    this.stopRequested = true;
+    this.stopSignal.abort();
+    await this.session?.abandon();
+  }
+
   /** Another relay streams from our slot: wait as its standby and try again soon. */
   private async standBy(error: RelayError): Promise<void> {
     if (this.deps.health.stream !== 'standby') {

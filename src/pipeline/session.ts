@@ -80,6 +80,8 @@ export class ReplicationSession {
   private readonly log: Logger;
   private current: CurrentTransaction | null = null;
   private paused = false;
+  /** Kafka's last answer was a failure: a paused reader will not resume until it recovers. */
+  private publishFailing = false;
   private stopping = false;
   private readingStopped = false;
   /** Set once reading has stopped at a transaction boundary for shutdown. */
@@ -109,14 +111,23 @@ export class ReplicationSession {
     deps.connection.on('frame', (frame) => this.onFrame(frame));
   }
 
-  /** Stops reading at the next transaction boundary, then waits for Kafka to hold everything. */
+  /**
+   * Stops reading at the next transaction boundary, then waits for Kafka to hold everything.
+   * The COMMIT is not awaited when it cannot come: the connection is gone, or reading is paused
+   * by backpressure while Kafka fails (it resumes only on acknowledgements). Reading then stops
+   * at once; the partial transaction is not acknowledged, so Postgres sends it again after a
+   * restart (those of its events already in Kafka arrive twice).
+   */
   async finish(): Promise<Lsn> {
     this.stopping = true;
-    if (this.current !== null) {
+    if (this.current !== null && !this.commitCannotCome()) {
       // The rest of this transaction is committed and on its way: read it to its COMMIT (under
       // the same backpressure), so that no half-published transaction is replayed, and so
       // duplicated, after a restart.
-      await new Promise<void>((resolve) => (this.stoppedReading = resolve));
+      await new Promise<void>((resolve) => {
+        this.stoppedReading = resolve;
+        this.deps.connection.once('error', () => resolve());
+      });
     }
     this.stopReading();
     await this.publisher.drain();
@@ -124,10 +135,16 @@ export class ReplicationSession {
     return this.tracker.durableLsn;
   }
 
-  /** Ends abruptly (connection lost): waits for the request in flight, drops the rest. */
+  /** Ends abruptly (connection lost, or a stop given up): waits for the request in flight, drops the rest. */
   async abandon(): Promise<void> {
     this.stopping = true;
+    this.stopReading();
+    this.stoppedReading?.(); // a finish() waiting for a COMMIT goes on to its (now short) drain
     await this.publisher.abandon();
+  }
+
+  private commitCannotCome(): boolean {
+    return this.deps.connection.closed || (this.paused && this.publishFailing);
   }
 
   private onFrame(frame: ReplicationFrame): void {
@@ -320,6 +337,7 @@ export class ReplicationSession {
   }
 
   private onAcknowledged(records: readonly PendingRecord[]): void {
+    this.publishFailing = false;
     this.acknowledgeTransactions(records);
     this.recordPublished(records);
     this.deps.health.progress();
@@ -366,6 +384,8 @@ export class ReplicationSession {
   }
 
   private onPublishFailed(error: unknown, attempt: number, retryInMs: number | null): void {
+    this.publishFailing = true;
+    if (this.stopping && this.paused) this.stoppedReading?.(); // the COMMIT cannot come now
     this.deps.metrics.publishErrors.inc();
     this.deps.health.progress(); // still trying: alive, but not ready
     this.deps.health.producerConnected = false;

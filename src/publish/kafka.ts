@@ -80,6 +80,9 @@ const KAFKAJS_TO_PINO: Record<number, 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
+/** How long disconnect() waits for kafkajs (below the supervisor's CLOSE_BOUND_MS of 2 s). */
+const DISCONNECT_TIMEOUT_MS = 1500;
+
 export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   return new KafkajsSink(options);
 }
@@ -151,11 +154,25 @@ class KafkajsSink implements KafkaSink {
     }
   }
 
+  /**
+   * Bounded: kafkajs first waits for the requests in flight, which with the broker gone means
+   * its whole retry cycle (tens of seconds). After DISCONNECT_TIMEOUT_MS it stops waiting.
+   */
   async disconnect(): Promise<void> {
     const aside = this.aside?.then((p) => p.disconnect());
     this.aside = undefined;
-    await Promise.allSettled([this.producer.disconnect(), this.admin?.disconnect(), aside]);
+    const disconnected = Promise.allSettled([
+      this.producer.disconnect(),
+      this.admin?.disconnect(),
+      aside,
+    ]);
     this.admin = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, DISCONNECT_TIMEOUT_MS);
+    });
+    await Promise.race([disconnected, late]);
+    clearTimeout(timer);
   }
 
   async sendAside(record: KafkaRecord): Promise<void> {

@@ -19,8 +19,11 @@ interface PgConnectionInternals {
   on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
   once(event: 'replicationStart', listener: () => void): void;
   sendCopyFromChunk(chunk: Buffer): void;
-  stream: { pause(): void; resume(): void; isPaused?(): boolean };
+  stream: { pause(): void; resume(): void; destroy(): void; isPaused?(): boolean };
 }
+
+/** How long close() waits for the server to end the connection before destroying the socket. */
+const CLOSE_TIMEOUT_MS = 1000;
 
 export interface ReplicationOptions {
   connectionString: string;
@@ -135,12 +138,27 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
     this.connection.stream.resume();
   }
 
-  /** Sends a last status update and closes the connection. */
+  /** True once the stream has ended, failed or been closed: nothing more will arrive. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * Sends a last status update and closes the connection. Bounded: a server that is gone, or a
+   * socket paused by backpressure, may never answer the goodbye, so after CLOSE_TIMEOUT_MS the
+   * socket is destroyed.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
     if (!this.ended) this.sendStatus(false);
     this.ended = true;
-    await this.client.end().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), CLOSE_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([this.client.end().catch(() => undefined), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') this.connection.stream.destroy();
   }
 
   private sendStatus(askForReply: boolean): void {
@@ -210,7 +228,10 @@ function asReplicationError(error: unknown, slot: string): RelayError {
   if (pgCode === '42704') {
     return new RelayError('PG_SLOT', message, {
       cause: error,
-      hint: `Run "outbox-relay migrate" or check RELAY_SLOT / RELAY_PUBLICATION.`,
+      hint:
+        'Run "outbox-relay migrate" or check RELAY_SLOT / RELAY_PUBLICATION. A slot dropped ' +
+        'while the relay ran lost its position: after recreating it, send the events written ' +
+        'since with "outbox-relay replay --from <time>".',
     });
   }
   return new RelayError('PG_REPLICATION_LOST', `replication stream failed: ${message}`, {

@@ -94,7 +94,9 @@ export async function ensureSlot(
   }
   if (!create) {
     throw new RelayError('PG_SLOT', `replication slot "${slot}" does not exist`, {
-      hint: 'Run "outbox-relay migrate", or set RELAY_CREATE_SLOT=true.',
+      hint:
+        'Run "outbox-relay migrate", or set RELAY_CREATE_SLOT=true. If it existed before, it was ' +
+        'dropped: events written since then are not in it; send them with "outbox-relay replay --from <time>".',
     });
   }
   const created = await db.query<{ lsn: string }>(SQL.createSlot, [slot]);
