@@ -195,23 +195,12 @@ export class Relay {
     });
     const ended = new Promise<never>((_, reject) => connection.once('error', reject));
     ended.catch(() => undefined);
-    await connection.connect();
-    const identity = await connection.identify();
-    const startLsn = await this.resumePoint(identity);
-    const session = new ReplicationSession(
-      { ...this.deps, connection, fail: (error) => connection.abort(error) },
-      {
-        schema: config.outboxSchema,
-        table: config.outboxTable,
-        outboxOid: this.outboxOid,
-        deadLetterTopic: config.deadLetterTopic,
-        maxInFlightEvents: config.maxInFlightEvents,
-        batchMaxEvents: config.batchMaxEvents,
-        batchMaxBytes: config.batchMaxBytes,
-        skipBelow: startLsn,
-        ...(await this.exactlyOnce()),
+    // A connection opened and then failed before streaming is closed here, not leaked.
+    const { identity, startLsn, session } = await this.openSession(connection).catch(
+      async (error: unknown) => {
+        await connection.close();
+        throw error;
       },
-      startLsn,
     );
     let stopTracking: (() => Promise<void>) | undefined;
     try {
@@ -245,6 +234,30 @@ export class Relay {
       this.session = null;
       await connection.close();
     }
+  }
+
+  /** Connects, finds where to resume, and builds the session (not streaming yet). */
+  private async openSession(connection: ReplicationConnection) {
+    const { config } = this.deps;
+    await connection.connect();
+    const identity = await connection.identify();
+    const startLsn = await this.resumePoint(identity);
+    const session = new ReplicationSession(
+      { ...this.deps, connection, fail: (error) => connection.abort(error) },
+      {
+        schema: config.outboxSchema,
+        table: config.outboxTable,
+        outboxOid: this.outboxOid,
+        deadLetterTopic: config.deadLetterTopic,
+        maxInFlightEvents: config.maxInFlightEvents,
+        batchMaxEvents: config.batchMaxEvents,
+        batchMaxBytes: config.batchMaxBytes,
+        skipBelow: startLsn,
+        ...(await this.exactlyOnce()),
+      },
+      startLsn,
+    );
+    return { identity, startLsn, session };
   }
 
   /**
