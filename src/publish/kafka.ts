@@ -9,11 +9,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  ConfigResourceTypes,
   Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
   type Admin,
+  type ConfigResourceTypes,
   type LogEntry,
   type Producer,
 } from 'kafkajs';
@@ -289,7 +289,7 @@ class KafkajsSink implements KafkaSink {
       ({ resources } = await admin.describeConfigs({
         includeSynonyms: false,
         resources: topics.map((name) => ({
-          type: ConfigResourceTypes.TOPIC,
+          type: TOPIC_RESOURCE,
           name,
           configNames: [MAX_MESSAGE_BYTES],
         })),
@@ -445,6 +445,8 @@ function groupByTopic(records: readonly KafkaRecord[]) {
 }
 
 const MAX_MESSAGE_BYTES = 'max.message.bytes';
+/** kafkajs' ConfigResourceTypes.TOPIC: its CommonJS exports hide that enum from ESM imports. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 /**
  * A failure for the operator. Refusals of the relay itself (a failed login, a certificate that
