@@ -13,6 +13,8 @@ export type RelayErrorCode =
   | 'KAFKA_CONNECT'
   | 'KAFKA_PUBLISH'
   | 'KAFKA_TOO_LARGE'
+  | 'KAFKA_RECORD_REFUSED'
+  | 'KAFKA_TOPIC_REFUSED'
   | 'REGISTRY'
   | 'DECODE'
   | 'ENCODE'

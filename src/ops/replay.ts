@@ -23,7 +23,7 @@ import { RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { INVALID_LSN } from '../domain/lsn.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
-import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
+import type { KafkaRecord, KafkaSink, TopicState } from '../publish/kafka.ts';
 import type { Router } from '../route/router.ts';
 
 /** Marks a record as a replay; the value is always "true". */
@@ -219,14 +219,22 @@ async function publish(sink: KafkaSink, batch: readonly PlannedRecord[]): Promis
     value,
     headers: { ...headers, [REPLAY_HEADER]: 'true', [REPLAYED_AT_HEADER]: replayedAt },
   }));
+  let topics: ReadonlyMap<string, TopicState>;
   try {
-    await sink.ensureTopics([...new Set(records.map((r) => r.topic))]);
+    topics = await sink.ensureTopics([...new Set(records.map((r) => r.topic))]);
   } catch (error) {
     throw new RelayError('KAFKA_PUBLISH', `cannot create or inspect topics: ${String(error)}`, {
       cause: error,
       retriable: true,
       hint: 'Check that the brokers (RELAY_KAFKA_BROKERS) are reachable and allow creating topics.',
     });
+  }
+  for (const state of topics.values()) {
+    if (!state.ok) {
+      throw new RelayError('KAFKA_PUBLISH', state.refusal, {
+        hint: 'Replay these events to a topic Kafka accepts (--topic), or select them out.',
+      });
+    }
   }
   await sink.send(records);
 }

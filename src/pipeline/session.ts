@@ -23,7 +23,7 @@ import type { RelayMetrics } from '../ops/metrics.ts';
 import type { HealthState } from '../ops/health.ts';
 import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
-import { Publisher, type PendingRecord } from '../publish/publisher.ts';
+import { Publisher, type PendingRecord, type RefusalReason } from '../publish/publisher.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
 import { deadLetter } from './dead-letter.ts';
@@ -101,7 +101,7 @@ export class ReplicationSession {
       {
         acknowledged: (records) => this.onAcknowledged(records),
         failed: (error, attempt, retryInMs) => this.onPublishFailed(error, attempt, retryInMs),
-        tooLarge: (record, error) => this.tooLargeDeadLetter(record, error),
+        refused: (record, reason, detail) => this.refusedDeadLetter(record, reason, detail),
         ...(deps.encoder.ready
           ? { beforeSend: () => deps.encoder.ready?.() ?? Promise.resolve() }
           : {}),
@@ -300,18 +300,24 @@ export class ReplicationSession {
   }
 
   /**
-   * A dead letter for a record the broker refused as too large. It names the event and where it
-   * was going; the payload, which is what made it too large, stays in the outbox table, from
-   * where `outbox-relay replay --event-id` sends it once the limit is raised.
+   * A dead letter for a record Kafka refuses for good: too large for its topic, or a topic Kafka
+   * will not create or let us write (`unroutable`). It names the event and where it was going;
+   * the payload (only its encoded form is at hand, and it may be what was too large) stays in
+   * the outbox table, from where `outbox-relay replay --ids` sends it once the cause is fixed.
    */
-  private tooLargeDeadLetter(record: PendingRecord, error: unknown): PendingRecord {
+  private refusedDeadLetter(
+    record: PendingRecord,
+    reason: RefusalReason,
+    detail: string,
+  ): PendingRecord {
     const eventId = record.headers[EVENT_ID_HEADER] ?? null;
+    const what =
+      reason === 'too-large'
+        ? `the record is ${record.value.length} bytes, more than Kafka accepts`
+        : 'Kafka refuses the record or its topic';
     const bad: BadRow = {
-      reason: 'too-large',
-      detail:
-        `the record is ${record.value.length} bytes, more than the broker accepts ` +
-        `(${error instanceof Error ? error.message : String(error)}); its payload is left out ` +
-        'here and stays in the outbox table',
+      reason,
+      detail: `${what} (${detail}); its payload is left out here and stays in the outbox table`,
       row: {
         id: eventId,
         aggregate_type: record.headers[AGGREGATE_TYPE_HEADER] ?? null,

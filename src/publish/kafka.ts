@@ -13,12 +13,14 @@ import {
   Partitioners,
   logLevel as KafkaLogLevel,
   type Admin,
+  type ConfigResourceTypes,
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import { findInChain, RelayError } from '../domain/errors.ts';
+import { RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
+import { classifyKafkaError, classifyPerTopic, collidingTopic } from './kafka-errors.ts';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -40,12 +42,29 @@ export interface KafkaSinkOptions {
   security?: KafkaSecurity;
 }
 
+/** A topic the relay may publish to, with its size limit, or what Kafka said when it refused it. */
+export type TopicState =
+  | {
+      readonly ok: true;
+      /** The topic's max.message.bytes (a partition's record batch); null if it cannot be read. */
+      readonly maxMessageBytes: number | null;
+    }
+  | { readonly ok: false; readonly refusal: string };
+
 export interface KafkaSink {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  /** Creates missing topics with the configured partition count; remembers known ones. */
-  ensureTopics(topics: readonly string[]): Promise<void>;
-  /** Resolves once the brokers acknowledged every record (acks=all). */
+  /**
+   * Creates missing topics with the configured partition count and reads their size limit;
+   * remembers both. A topic Kafka refuses to create (an invalid or colliding name, no
+   * authorization for it) is reported, not thrown, and tried again next time.
+   */
+  ensureTopics(topics: readonly string[]): Promise<ReadonlyMap<string, TopicState>>;
+  /**
+   * Resolves once the brokers acknowledged every record (acks=all). Rejects with a RelayError:
+   * KAFKA_TOO_LARGE, KAFKA_RECORD_REFUSED or KAFKA_TOPIC_REFUSED when retrying cannot help a
+   * record or its topic; non-retriable when the cluster refuses the relay itself.
+   */
   send(records: readonly KafkaRecord[]): Promise<void>;
   /** Topics whose partition count differs from when they were first used. */
   changedPartitionCounts(): Promise<PartitionChange[]>;
@@ -95,6 +114,10 @@ class KafkajsSink implements KafkaSink {
   private admin: Admin | undefined;
   /** Topics in use, with their partition count when first used. */
   private readonly knownTopics = new Map<string, number>();
+  /** max.message.bytes of known topics (null: unreadable); dropped when Kafka says too large. */
+  private readonly limits = new Map<string, number | null>();
+  /** Known topics Kafka stopped knowing (deleted): creating one again is worth a warning. */
+  private readonly forgotten = new Set<string>();
   private needsReset = false;
 
   constructor(options: KafkaSinkOptions) {
@@ -208,28 +231,143 @@ class KafkajsSink implements KafkaSink {
     this.needsReset = false;
   }
 
-  async ensureTopics(topics: readonly string[]): Promise<void> {
-    const missing = topics.filter((t) => !this.knownTopics.has(t));
-    if (missing.length === 0) return;
+  async ensureTopics(topics: readonly string[]): Promise<ReadonlyMap<string, TopicState>> {
+    try {
+      const unknown = topics.filter((t) => !this.knownTopics.has(t));
+      const refused =
+        unknown.length > 0 ? await this.createMissing(unknown) : new Map<string, string>();
+      const unread = topics.filter((t) => this.knownTopics.has(t) && !this.limits.has(t));
+      if (unread.length > 0) await this.readLimits(unread);
+      return new Map(
+        topics.map((topic): [string, TopicState] => {
+          const refusal = refused.get(topic);
+          if (refusal !== undefined) return [topic, { ok: false, refusal }];
+          return [topic, { ok: true, maxMessageBytes: this.limits.get(topic) ?? null }];
+        }),
+      );
+    } catch (error) {
+      if (error instanceof RelayError) throw error;
+      throw kafkaError('cannot create or inspect topics', error, this.options);
+    }
+  }
+
+  /** Creates the topics that do not exist; returns what Kafka said for those it refused. */
+  private async createMissing(unknown: string[]): Promise<Map<string, string>> {
     const admin = await this.adminClient();
-    const existing = new Set(await admin.listTopics());
-    const create = missing.filter((t) => !existing.has(t));
+    const existing = await admin.listTopics();
+    const present = new Set(existing);
+    const create = unknown.filter((t) => !present.has(t));
+    const refused = new Map<string, string>();
     if (create.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: create.map((topic) => ({
-          topic,
-          numPartitions: this.options.partitions,
-          replicationFactor: this.options.replicationFactor,
-        })),
-      });
-      this.options.logger.info(
-        { topics: create, partitions: this.options.partitions },
-        'created topics',
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: create.map((topic) => ({
+            topic,
+            numPartitions: this.options.partitions,
+            replicationFactor: this.options.replicationFactor,
+          })),
+        });
+      } catch (error) {
+        for (const [topic, refusal] of this.creationRefusals(error, existing)) {
+          refused.set(topic, refusal);
+        }
+      }
+      this.logCreated(create.filter((t) => !refused.has(t)));
+    }
+    const ready = unknown.filter((t) => !refused.has(t));
+    const counts = await this.partitionCounts(ready);
+    for (const topic of ready) {
+      this.knownTopics.set(topic, counts.get(topic) ?? 0);
+      this.forgotten.delete(topic);
+    }
+    return refused;
+  }
+
+  /**
+   * Per-topic answers of a failed creation: a topic refused for good is returned with the
+   * broker's reason; anything else (a retriable error, a refusal of the relay itself) throws.
+   */
+  private creationRefusals(error: unknown, existing: string[]): Map<string, string> {
+    const perTopic = classifyPerTopic(error);
+    if (perTopic.size === 0) throw kafkaError('cannot create topics', error, this.options);
+    const refused = new Map<string, string>();
+    for (const [topic, { kind, type, message }] of perTopic) {
+      if (type === 'TOPIC_ALREADY_EXISTS') continue; // created meanwhile, by another relay
+      if (kind !== 'refused')
+        throw kafkaError(`cannot create topic "${topic}"`, error, this.options);
+      const collides = type === 'INVALID_TOPIC_EXCEPTION' ? collidingTopic(topic, existing) : null;
+      refused.set(
+        topic,
+        `Kafka refused to create the topic "${topic}": ${type}: ${message}` +
+          (collides
+            ? `; it collides with the existing topic "${collides}" (Kafka forbids topic names that differ only by '.' and '_')`
+            : ''),
       );
     }
-    const counts = await this.partitionCounts(missing);
-    for (const topic of missing) this.knownTopics.set(topic, counts.get(topic) ?? 0);
+    return refused;
+  }
+
+  private logCreated(created: string[]): void {
+    if (created.length === 0) return;
+    const { partitions } = this.options;
+    this.options.logger.info({ topics: created, partitions }, 'created topics');
+    for (const topic of created.filter((t) => this.forgotten.has(t))) {
+      this.options.logger.warn(
+        { topic, partitions },
+        'topic was deleted and is created again: per-key ordering restarts on the new topic (consumers must read it from the beginning)',
+      );
+    }
+  }
+
+  /**
+   * Each topic's max.message.bytes (the broker's message.max.bytes unless the topic overrides
+   * it), once per topic. Without the DescribeConfigs permission the limit stays unknown and a
+   * record is only found too large when Kafka refuses it.
+   */
+  private async readLimits(topics: string[]): Promise<void> {
+    const admin = await this.adminClient();
+    let resources: {
+      resourceName: string;
+      errorCode: number;
+      configEntries: { configName: string; configValue: string }[];
+    }[];
+    try {
+      ({ resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: topics.map((name) => ({
+          type: TOPIC_RESOURCE,
+          name,
+          configNames: [MAX_MESSAGE_BYTES],
+        })),
+      }));
+    } catch (error) {
+      if (classifyKafkaError(error).kind === 'retriable') throw error;
+      resources = topics.map((resourceName) => ({
+        resourceName,
+        errorCode: -1,
+        configEntries: [],
+      }));
+    }
+    for (const { resourceName, errorCode, configEntries } of resources) {
+      const entry = configEntries.find((e) => e.configName === MAX_MESSAGE_BYTES);
+      const limit = errorCode === 0 && entry ? Number(entry.configValue) : NaN;
+      if (!(limit > 0)) {
+        this.options.logger.warn(
+          { topic: resourceName },
+          `cannot read the topic's ${MAX_MESSAGE_BYTES} (grant DescribeConfigs on it): records too large for it are found only when Kafka refuses them`,
+        );
+      }
+      this.limits.set(resourceName, limit > 0 ? limit : null);
+    }
+  }
+
+  /** The topics of a request Kafka no longer knows: read their metadata and limits again. */
+  private forget(topics: Iterable<string>): void {
+    for (const topic of topics) {
+      if (this.knownTopics.delete(topic)) this.forgotten.add(topic);
+      this.limits.delete(topic);
+    }
   }
 
   async changedPartitionCounts(): Promise<PartitionChange[]> {
@@ -259,17 +397,42 @@ class KafkajsSink implements KafkaSink {
       else await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
     } catch (error) {
       this.needsReset = true;
-      if (tooLarge(error)) {
-        throw new RelayError(
-          'KAFKA_TOO_LARGE',
-          `Kafka refused a batch as too large: ${String(error)}`,
+      throw this.sendFailure(error, new Set(records.map((r) => r.topic)));
+    }
+  }
+
+  private sendFailure(error: unknown, topics: Set<string>): RelayError {
+    const failure = classifyKafkaError(error);
+    const said = `${failure.type}: ${failure.message}`;
+    switch (failure.kind) {
+      case 'too-large':
+        for (const topic of topics) this.limits.delete(topic); // the limit may have changed
+        return new RelayError('KAFKA_TOO_LARGE', `Kafka refused a batch as too large (${said})`, {
+          cause: error,
+          hint: "A record is larger than the broker's message.max.bytes or the topic's max.message.bytes.",
+        });
+      case 'refused':
+        return new RelayError(
+          failure.scope === 'record' ? 'KAFKA_RECORD_REFUSED' : 'KAFKA_TOPIC_REFUSED',
+          `Kafka refused the ${failure.scope === 'record' ? 'record' : 'topic'} (${said})`,
+          { cause: error },
+        );
+      case 'stale-metadata':
+        // A deleted topic stays in the client's metadata until it is refreshed, and our own
+        // "already created" memory would never create it again: the next attempt uses a fresh
+        // producer and looks the topics up (and creates them) again.
+        this.forget(topics);
+        return new RelayError(
+          'KAFKA_PUBLISH',
+          `Kafka does not know a topic of the batch (${said})`,
           {
             cause: error,
-            hint: "A record is larger than the broker's message.max.bytes or the topic's max.message.bytes.",
+            retriable: true,
+            hint: 'The topic was deleted or its leader moved: its metadata is read again, and a deleted topic is created again with RELAY_TOPIC_PARTITIONS partitions.',
           },
         );
-      }
-      throw kafkaError('Kafka did not acknowledge a batch', error, this.options);
+      default:
+        return kafkaError('Kafka did not acknowledge a batch', error, this.options);
     }
   }
 
@@ -328,17 +491,27 @@ function groupByTopic(records: readonly KafkaRecord[]) {
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
-const TOO_LARGE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+const MAX_MESSAGE_BYTES = 'max.message.bytes';
+/** kafkajs' ConfigResourceTypes.TOPIC: its CommonJS exports hide that enum from ESM imports. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
-/** True when the broker refused the request for its size: retrying it unchanged never helps. */
-function tooLarge(error: unknown): boolean {
-  const type = (e: Error) => (e as Error & { type?: string }).type ?? '';
-  return findInChain(error, (e) => TOO_LARGE_TYPES.has(type(e)) || undefined) ?? false;
-}
-
+/**
+ * A failure for the operator. Refusals of the relay itself (a failed login, a certificate that
+ * does not verify, no authorization on the cluster) are not retriable: the top of the program
+ * stops with the hint, which names the setting.
+ */
 function kafkaError(what: string, error: unknown, options: KafkaSinkOptions): RelayError {
   const message = error instanceof Error ? error.message : String(error);
-  const { hint, retriable } = explainKafkaFailure(error, options.brokers, options.security);
+  const explained = explainKafkaFailure(error, options.brokers, options.security);
+  const failure = classifyKafkaError(error);
+  if (explained.retriable && failure.kind === 'fatal' && failure.hint) {
+    return new RelayError('KAFKA_PUBLISH', `${what}: ${failure.type}: ${message}`, {
+      cause: error,
+      retriable: false,
+      hint: failure.hint,
+    });
+  }
+  const { hint, retriable } = explained;
   return new RelayError('KAFKA_PUBLISH', `${what}: ${message}`, { cause: error, retriable, hint });
 }
 

@@ -4,13 +4,21 @@
  * request is out, which batches naturally under load (kafkajs has no linger.ms).
  *
  * A failed request is retried, whole and in order, with capped exponential backoff, until it
- * succeeds or the publisher is abandoned. Nothing is dropped.
+ * succeeds or the publisher is abandoned. Nothing is dropped: a record Kafka refuses for good
+ * (too large for its topic, a topic Kafka will not create or let us write) is replaced by a dead
+ * letter in its place, so that it does not hold up every record behind it.
+ *
+ * Records are checked against their topic's size limit before they join a request, and a
+ * request holds no more bytes for a topic than the topic accepts in one record batch: a refused
+ * request is split and sent again, and in at-least-once mode the partitions of it that Kafka had
+ * written would then be written twice.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RelayError } from '../domain/errors.ts';
 import { Fifo } from '../domain/fifo.ts';
 import type { Lsn } from '../domain/lsn.ts';
-import type { KafkaRecord, KafkaSink } from './kafka.ts';
+import type { KafkaRecord, KafkaSink, TopicState } from './kafka.ts';
+import { fitsAlone, RECORD_BATCH_OVERHEAD, recordBytes } from './record-size.ts';
 
 export interface PendingRecord extends KafkaRecord {
   /** The transaction this record belongs to, for the acknowledgement tracker. */
@@ -28,13 +36,20 @@ export interface PublisherHooks {
   /** A request failed; it is retried in `retryInMs`, or never (null) when failing fast. */
   failed(error: unknown, attempt: number, retryInMs: number | null): void;
   /**
-   * Kafka refused this one record as too large: what to send in its place (a small dead letter
-   * for the same transaction and position). A replacement that is refused too is fatal.
+   * Kafka refuses this one record for good: `too-large` for its topic, or `unroutable` (Kafka
+   * will not create or let us write its topic, or refuses the record); `detail` is what Kafka
+   * said. Returns what to send in its place (a small dead letter for the same transaction and
+   * position). A replacement that is refused too is fatal.
    */
-  tooLarge(record: PendingRecord, error: unknown): PendingRecord;
+  refused(record: PendingRecord, reason: RefusalReason, detail: string): PendingRecord;
   /** Resolves when the records enqueued so far are ready to send (schema ids filled in). */
   beforeSend?(): Promise<void>;
 }
+
+export type RefusalReason = 'too-large' | 'unroutable';
+
+/** Errors of a send that retrying cannot fix, for the records of the request. */
+const REFUSALS = new Set(['KAFKA_TOO_LARGE', 'KAFKA_RECORD_REFUSED', 'KAFKA_TOPIC_REFUSED']);
 
 export interface PublisherOptions {
   batchMaxEvents: number;
@@ -54,7 +69,7 @@ export class Publisher {
   private readonly queue = new Fifo<PendingRecord>();
   private running: Promise<void> | null = null;
   private abandoned = false;
-  /** Dead letters sent in place of too-large records; one refused too means a broken limit. */
+  /** Dead letters sent in place of refused records; one refused too is fatal. */
   private readonly replacements = new WeakSet<PendingRecord>();
   private readonly abort = new AbortController();
   private readonly sink: KafkaSink;
@@ -93,83 +108,173 @@ export class Publisher {
 
   private async loop(): Promise<void> {
     while (!this.abandoned && this.waiting > 0) {
-      const sent = await this.sendWithRetry(this.takeBatch());
+      // The topics of the next request must exist, and their limits be known, before it is cut.
+      const topics = await this.retrying(() => this.sink.ensureTopics(this.headTopics()));
+      if (!topics || this.abandoned) return;
+      const sent = await this.sendWithRetry(this.takeBatch(topics));
       // A request that Kafka acknowledged counts even when the publisher was abandoned while it
       // was out: it is in Kafka, and not counting it would send it again after the restart.
       if (sent) this.hooks.acknowledged(sent);
     }
   }
 
-  private takeBatch(): PendingRecord[] {
-    const { batchMaxEvents, batchMaxBytes } = this.options;
-    let count = 0;
-    let bytes = 0;
-    for (
-      let next = this.queue.peek(0);
-      next && count < batchMaxEvents;
-      next = this.queue.peek(count)
-    ) {
-      if (count > 0 && bytes + next.value.length > batchMaxBytes) break;
-      bytes += next.value.length;
-      count++;
-    }
-    return this.queue.take(count);
+  /** The topics of the records the next request may hold. */
+  private headTopics(): string[] {
+    const topics = new Set<string>();
+    const end = Math.min(this.waiting, this.options.batchMaxEvents);
+    for (let i = 0; i < end; i++) topics.add((this.queue.peek(i) as PendingRecord).topic);
+    return [...topics];
   }
 
   /**
-   * Sends `batch` and returns what Kafka now holds: the batch, with too-large records replaced;
+   * The next request: at most batchMaxEvents records and batchMaxBytes value bytes, and for
+   * each topic no more than its max.message.bytes (counted over the topic, so that no one
+   * partition's record batch can exceed it). A record refused for good is replaced here, before
+   * it joins the request, so that its request is not refused with it.
+   */
+  private takeBatch(topics: ReadonlyMap<string, TopicState>): PendingRecord[] {
+    const { batchMaxEvents, batchMaxBytes } = this.options;
+    const batch: PendingRecord[] = [];
+    const topicBytes = new Map<string, number>();
+    let bytes = 0;
+    for (
+      let next = this.queue.peek(0);
+      next && batch.length < batchMaxEvents;
+      next = this.queue.peek(batch.length)
+    ) {
+      const state = topics.get(next.topic);
+      if (!state && batch.length > 0) break; // its topic is prepared for the next request
+      const refusal = state ? this.refusal(next, state) : null;
+      const size = refusal ? 0 : recordBytes(next);
+      const used = topicBytes.get(next.topic) ?? 0;
+      const limit = state?.ok ? state.maxMessageBytes : null;
+      const full =
+        bytes + next.value.length > batchMaxBytes ||
+        (limit !== null && used + size > limit - RECORD_BATCH_OVERHEAD);
+      if (batch.length > 0 && full) break;
+      bytes += next.value.length;
+      topicBytes.set(next.topic, used + size);
+      batch.push(refusal ? this.replace(next, refusal.reason, refusal.detail) : next);
+    }
+    this.queue.take(batch.length);
+    return batch;
+  }
+
+  /** Why Kafka will refuse this record for good, if it will. */
+  private refusal(
+    record: PendingRecord,
+    state: TopicState,
+  ): { reason: RefusalReason; detail: string } | null {
+    if (this.replacements.has(record)) return null;
+    if (!state.ok) return { reason: 'unroutable', detail: state.refusal };
+    const limit = state.maxMessageBytes;
+    if (limit === null || fitsAlone(record, limit)) return null;
+    return {
+      reason: 'too-large',
+      detail: `the topic "${record.topic}" accepts at most ${limit} bytes in a record batch (its max.message.bytes); this record needs ${RECORD_BATCH_OVERHEAD + recordBytes(record)}`,
+    };
+  }
+
+  private replace(record: PendingRecord, reason: RefusalReason, detail: string): PendingRecord {
+    const replacement = this.hooks.refused(record, reason, detail);
+    this.replacements.add(replacement);
+    return replacement;
+  }
+
+  /**
+   * Replaces the records of `batch` that Kafka will refuse (their topic's state may have changed
+   * since the request was cut: recreated, or its limit read again after a refusal). A dead
+   * letter whose own topic is refused cannot be replaced: that stops the relay.
+   */
+  private screen(batch: PendingRecord[], topics: ReadonlyMap<string, TopicState>): PendingRecord[] {
+    return batch.map((record) => {
+      const state = topics.get(record.topic);
+      if (!state) return record;
+      if (this.replacements.has(record) && !state.ok) {
+        throw new RelayError('KAFKA_PUBLISH', `cannot send a dead letter: ${state.refusal}`, {
+          hint: 'Check RELAY_DEAD_LETTER_TOPIC and what the relay may do on it (Create, Write).',
+        });
+      }
+      const refusal = this.refusal(record, state);
+      return refusal ? this.replace(record, refusal.reason, refusal.detail) : record;
+    });
+  }
+
+  /**
+   * Sends `batch` and returns what Kafka now holds: the batch, with refused records replaced;
    * or null when it gave up (abandoned, or failing fast) without Kafka's acknowledgement.
    */
   private async sendWithRetry(batch: PendingRecord[]): Promise<PendingRecord[] | null> {
-    for (let attempt = 1; ; attempt++) {
-      try {
+    let current = batch;
+    const sent = await this.retrying(
+      async () => {
         await this.hooks.beforeSend?.();
-        await this.sink.ensureTopics([...new Set(batch.map((r) => r.topic))]);
-        const last = batch[batch.length - 1];
+        current = this.screen(current, await this.sink.ensureTopics(topicsOf(current)));
+        // Dead letters put in just now go to a topic that may not exist yet.
+        const states = await this.sink.ensureTopics(topicsOf(current));
+        current = this.screen(current, states);
+        const last = current[current.length - 1];
         const checkpoint = last && this.options.checkpoint?.(last);
-        await this.sink.send(checkpoint ? [...batch, checkpoint] : batch);
-        return batch;
+        await this.sink.send(checkpoint ? [...current, checkpoint] : current);
+        return current;
+      },
+      // Deterministic, and refused before anything was written (a Kafka transaction is
+      // aborted): split until the record or topic is found, and send dead letters instead.
+      (refusal) => this.splitRefused(current, refusal),
+    );
+    return sent ?? null;
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, with capped exponential backoff between failures.
+   * Undefined once abandoned: a non-retriable error (or any error, failing fast) abandons.
+   */
+  private async retrying<T>(
+    attempt: () => Promise<T>,
+    onRefusal?: (error: RelayError) => Promise<T>,
+  ): Promise<T | undefined> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
       } catch (error) {
-        if (this.abandoned) return null;
-        // Deterministic, and refused before anything was written (a Kafka transaction is
-        // aborted): split until the one record is found, and send a dead letter in its place.
-        if (error instanceof RelayError && error.code === 'KAFKA_TOO_LARGE') {
-          return this.splitTooLarge(batch, error);
+        if (this.abandoned) return undefined;
+        if (onRefusal && error instanceof RelayError && REFUSALS.has(error.code)) {
+          return onRefusal(error);
         }
         if (this.options.failFast || (error instanceof RelayError && !error.retriable)) {
           this.abandoned = true;
-          this.hooks.failed(error, attempt, null);
-          return null;
+          this.hooks.failed(error, n, null);
+          return undefined;
         }
-        const delay = Math.min(
-          this.options.retryMaxMs,
-          this.options.retryInitialMs * 2 ** (attempt - 1),
-        );
-        this.hooks.failed(error, attempt, delay);
+        const delay = Math.min(this.options.retryMaxMs, this.options.retryInitialMs * 2 ** (n - 1));
+        this.hooks.failed(error, n, delay);
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
-        if (this.abandoned) return null;
+        if (this.abandoned) return undefined;
       }
     }
   }
 
-  private async splitTooLarge(
+  private async splitRefused(
     batch: PendingRecord[],
     error: RelayError,
   ): Promise<PendingRecord[] | null> {
-    const [only] = batch;
-    if (batch.length === 1 && only) {
-      if (this.replacements.has(only)) {
+    const reason: RefusalReason = error.code === 'KAFKA_TOO_LARGE' ? 'too-large' : 'unroutable';
+    const oneTopic = error.code === 'KAFKA_TOPIC_REFUSED' && topicsOf(batch).length === 1;
+    if (batch.length === 1 || oneTopic) {
+      if (batch.some((r) => this.replacements.has(r))) {
         this.abandoned = true;
         this.hooks.failed(error, 1, null);
         return null;
       }
-      const replacement = this.hooks.tooLarge(only, error);
-      this.replacements.add(replacement);
-      return this.sendWithRetry([replacement]);
+      return this.sendWithRetry(batch.map((r) => this.replace(r, reason, error.message)));
     }
     const half = Math.ceil(batch.length / 2);
     const first = await this.sendWithRetry(batch.slice(0, half));
     if (!first || this.abandoned) return first;
     return [...first, ...((await this.sendWithRetry(batch.slice(half))) ?? [])];
   }
+}
+
+function topicsOf(records: readonly KafkaRecord[]): string[] {
+  return [...new Set(records.map((r) => r.topic))];
 }

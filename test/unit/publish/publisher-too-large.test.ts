@@ -10,7 +10,8 @@ function limitedSink(limit: number, sent: KafkaRecord[][]): KafkaSink {
   return {
     connect: () => Promise.resolve(),
     disconnect: () => Promise.resolve(),
-    ensureTopics: () => Promise.resolve(),
+    ensureTopics: (topics) =>
+      Promise.resolve(new Map(topics.map((t) => [t, { ok: true, maxMessageBytes: null }]))),
     changedPartitionCounts: () => Promise.resolve([]),
     fence: () => Promise.resolve(),
     ensureCompactedTopic: () => Promise.resolve(),
@@ -48,7 +49,7 @@ async function publish(sizes: number[], limit: number, failFast = false) {
     {
       acknowledged: (records) => acknowledged.push(...records),
       failed: (error) => failures.push(error),
-      tooLarge: (r) => ({ ...r, topic: 'dlq', value: Buffer.from(`too large: ${String(r.key)}`) }),
+      refused: (r) => ({ ...r, topic: 'dlq', value: Buffer.from(`too large: ${String(r.key)}`) }),
     },
     { batchMaxEvents: 100, batchMaxBytes: 1_000_000, failFast },
   );
