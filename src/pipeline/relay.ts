@@ -52,9 +52,12 @@ export class Relay {
   private stopRequested = false;
   private readonly stopSignal = new AbortController();
   private session: ReplicationSession | null = null;
-  private lastDurable: Lsn = INVALID_LSN;
   /** What Kafka held when the last session ended, and of which history: outlives Postgres restarts. */
   private durable: DurablePosition | null = null;
+  private get lastDurable(): Lsn {
+    return this.durable?.lsn ?? INVALID_LSN;
+  }
+
   /** At-least-once: the durable position kept in Kafka, read once at the first session. */
   private readonly positions: PositionStore | null;
   private positionRead = false;
@@ -128,7 +131,6 @@ export class Relay {
     const durable = this.session
       ? await (this.finished ??= this.session.finish())
       : this.lastDurable;
-    this.lastDurable = durable;
     this.deps.health.stream = 'stopped';
     return { durableLsn: formatLsn(durable) };
   }
@@ -218,16 +220,14 @@ export class Relay {
       } finally {
         await stopHousekeeping();
       }
-      this.lastDurable = await (this.finished ??= session.finish());
-      this.durable = { identity, lsn: this.lastDurable };
+      this.durable = { identity, lsn: await (this.finished ??= session.finish()) };
       this.log.info(
         { durableLsn: formatLsn(this.lastDurable) },
         'stopped streaming; Kafka holds everything up to this LSN',
       );
     } catch (error) {
       await session.abandon();
-      this.lastDurable = session.tracker.durableLsn;
-      this.durable = { identity, lsn: this.lastDurable };
+      this.durable = { identity, lsn: session.tracker.durableLsn };
       throw error;
     } finally {
       await stopTracking?.();
