@@ -154,23 +154,31 @@ export async function writeTransactions(
     // not lose a transaction it counts as written, so its own commits wait for the WAL write.
     await client.query('SET synchronous_commit = on');
     for (const tx of transactions) {
-      const rows = tx.map((e) => [
-        e.id,
-        e.aggregateType,
-        e.aggregateId,
-        e.eventType,
-        JSON.stringify(e.payload),
-      ]);
       await client.query('BEGIN');
-      await client.query(
-        `INSERT INTO ${table} (id, aggregate_type, aggregate_id, event_type, payload, headers)
-         SELECT id::uuid, at, ai, et, p::jsonb, '{"source":"test"}'::jsonb
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, at, ai, et, p)`,
-        [0, 1, 2, 3, 4].map((c) => rows.map((r) => r[c])),
-      );
+      await insertEvents(client, table, tx);
       await client.query('COMMIT');
     }
   } finally {
     client.release();
   }
+}
+
+/** Inserts the events as outbox rows of the open transaction; `table` is quoted already. */
+export async function insertEvents(
+  client: pg.ClientBase,
+  table: string,
+  tx: readonly TestEvent[],
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ${table} (id, aggregate_type, aggregate_id, event_type, payload, headers)
+     SELECT id::uuid, at, ai, et, p::jsonb, '{"source":"test"}'::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, at, ai, et, p)`,
+    [
+      tx.map((e) => e.id),
+      tx.map((e) => e.aggregateType),
+      tx.map((e) => e.aggregateId),
+      tx.map((e) => e.eventType),
+      tx.map((e) => JSON.stringify(e.payload)),
+    ],
+  );
 }

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { quoteIdent } from '../../src/db/sql.ts';
-import type { OutboxNames, TestEvent } from './fixtures.ts';
+import { insertEvents, type OutboxNames, type TestEvent } from './fixtures.ts';
 
 export interface WriterOptions {
   /** Paces the writer so that faults land while it writes. */
@@ -57,18 +57,7 @@ async function writeOnce(pool: pg.Pool, table: string, tx: readonly TestEvent[])
     // A commit the test counts as written must survive an immediate-mode restart.
     await client.query('SET synchronous_commit = on');
     await client.query('BEGIN');
-    await client.query(
-      `INSERT INTO ${table} (id, aggregate_type, aggregate_id, event_type, payload, headers)
-       SELECT id::uuid, at, ai, et, p::jsonb, '{"source":"test"}'::jsonb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, at, ai, et, p)`,
-      [
-        tx.map((e) => e.id),
-        tx.map((e) => e.aggregateType),
-        tx.map((e) => e.aggregateId),
-        tx.map((e) => e.eventType),
-        tx.map((e) => JSON.stringify(e.payload)),
-      ],
-    );
+    await insertEvents(client, table, tx);
     await client.query('COMMIT');
     client.off('error', ignore);
     client.release();
