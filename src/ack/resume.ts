@@ -10,20 +10,17 @@
  * dropped instead of being sent twice.
  *
  * The durable position is trusted only for the same history: the same system identifier (a
- * rebuilt or restored cluster gets a new one), the same database, the same timeline (a promoted
- * standby shares the system identifier but starts a new timeline, and the old timeline's last
- * transactions may never have reached it), and a position the server has already written (a
- * cluster restored from a backup can be behind it). Otherwise the slot's position is used and
- * nothing is skipped: at worst duplicates, never a gap.
+ * rebuilt cluster gets a new one), the same database, and a position the server has already
+ * written (a cluster restored from a backup can be behind it). A position of an older timeline
+ * (a promoted standby shares the system identifier but starts a new timeline, and the old
+ * timeline's last transactions may never have reached it) counts only up to where that timeline
+ * left the server's history. Otherwise the slot's position is used and nothing is skipped: at
+ * worst duplicates, never a gap. The exactly-once checkpoint goes through the same judgement.
  */
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
+import type { ServerIdentity } from '../domain/server-identity.ts';
 
-/** What IDENTIFY_SYSTEM says about the server a session streams from. */
-export interface ServerIdentity {
-  readonly systemId: string;
-  readonly timeline: number;
-  readonly database: string;
-}
+export type { ServerIdentity };
 
 /** A position Kafka holds everything before, and the history it belongs to. */
 export interface DurablePosition {
@@ -40,33 +37,80 @@ export interface ResumePlan {
   readonly startLsn: Lsn;
   /** Why the relay's durable position was not used, when there was one. */
   readonly ignored: string | null;
+  /** Set when the durable position was cut back to where its timeline left this history. */
+  readonly capped?: Capped;
+}
+
+/** A position of an older timeline, cut back to where that timeline left the server's history. */
+export interface Capped {
+  readonly timeline: number;
+  readonly switchLsn: Lsn;
+}
+
+/**
+ * Where each ancestor timeline of the server's current timeline ended (its switch point), from
+ * the server's timeline history file (TIMELINE_HISTORY). Empty on timeline 1.
+ */
+export type TimelineHistory = ReadonlyMap<number, Lsn>;
+
+/**
+ * How far a position recorded by an earlier relay may be trusted on this server:
+ * - `same`: the same history up to the position, which is usable as it is;
+ * - `capped`: written on an older timeline that left this history before the position (an
+ *   asynchronous standby was promoted without the old primary's last transactions): usable only
+ *   up to the switch point, because past it this server has other transactions;
+ * - `foreign`: another cluster, database or history (a restore from a backup), or ahead of the
+ *   server's WAL: nothing in it says what this server's transactions are.
+ */
+export type HistoryVerdict =
+  | { readonly kind: 'same'; readonly lsn: Lsn }
+  | { readonly kind: 'capped'; readonly lsn: Lsn; readonly capped: Capped }
+  | { readonly kind: 'foreign'; readonly reason: string };
+
+export function judgeHistory(
+  known: DurablePosition,
+  server: ServerIdentity & { readonly flushLsn: Lsn },
+  history: TimelineHistory | null,
+): HistoryVerdict {
+  const was = known.identity;
+  const foreign = (reason: string): HistoryVerdict => ({ kind: 'foreign', reason });
+  if (was.systemId !== server.systemId)
+    return foreign(
+      `the database system identifier changed from ${was.systemId} to ${server.systemId}`,
+    );
+  if (was.database !== server.database)
+    return foreign(`the database changed from "${was.database}" to "${server.database}"`);
+  if (was.timeline > server.timeline)
+    return foreign(
+      `it was written on timeline ${was.timeline}, and the server is on the earlier timeline ${server.timeline} (restored from a backup?)`,
+    );
+  if (known.lsn > server.flushLsn)
+    return foreign(
+      `the server's WAL ends at ${formatLsn(server.flushLsn)}, before ${formatLsn(known.lsn)} (restored from a backup?)`,
+    );
+  if (was.timeline === server.timeline) return { kind: 'same', lsn: known.lsn };
+  const switchLsn = history?.get(was.timeline);
+  if (switchLsn === undefined)
+    return foreign(
+      `timeline ${was.timeline} is not in the history of the server's timeline ${server.timeline}`,
+    );
+  if (known.lsn <= switchLsn) return { kind: 'same', lsn: known.lsn };
+  return { kind: 'capped', lsn: switchLsn, capped: { timeline: was.timeline, switchLsn } };
 }
 
 export function planResume(
   slotLsn: Lsn,
   server: ServerIdentity & { readonly flushLsn: Lsn },
   known: DurablePosition | null,
+  history: TimelineHistory | null = null,
 ): ResumePlan {
   if (!known) return { startLsn: slotLsn, ignored: null };
-  const mismatch = historyMismatch(known, server);
-  if (mismatch) return { startLsn: slotLsn, ignored: mismatch };
-  return { startLsn: known.lsn > slotLsn ? known.lsn : slotLsn, ignored: null };
-}
-
-function historyMismatch(
-  known: DurablePosition,
-  server: ServerIdentity & { readonly flushLsn: Lsn },
-): string | null {
-  const was = known.identity;
-  if (was.systemId !== server.systemId)
-    return `the database system identifier changed from ${was.systemId} to ${server.systemId}`;
-  if (was.database !== server.database)
-    return `the database changed from "${was.database}" to "${server.database}"`;
-  if (was.timeline !== server.timeline)
-    return `the timeline changed from ${was.timeline} to ${server.timeline} (a promoted standby)`;
-  if (known.lsn > server.flushLsn)
-    return `the server's WAL ends at ${formatLsn(server.flushLsn)}, before ${formatLsn(known.lsn)} (restored from a backup?)`;
-  return null;
+  const verdict = judgeHistory(known, server, history);
+  if (verdict.kind === 'foreign') return { startLsn: slotLsn, ignored: verdict.reason };
+  const startLsn = verdict.lsn > slotLsn ? verdict.lsn : slotLsn;
+  return verdict.kind === 'capped'
+    ? { startLsn, ignored: null, capped: verdict.capped }
+    : { startLsn, ignored: null };
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   lagInTime,
   planReset,
   readCheckpoint,
+  checkpointIdentity,
   readSlotStatus,
   type CheckpointRead,
   type EventCount,
@@ -22,6 +23,7 @@ import {
   type SlotStatus,
 } from '../ops/offsets.ts';
 import { createKafkaSink } from '../publish/kafka.ts';
+import type { ServerIdentity } from '../domain/server-identity.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
 
@@ -38,8 +40,9 @@ Lag in time: Postgres keeps no commit time per LSN, so it is shown only where it
              costs a pass over the WAL up to that transaction)
   unknown    otherwise
 safe_wal_size (PostgreSQL 13+) is null when max_slot_wal_keep_size is -1: no limit.
-With RELAY_DELIVERY=exactly-once it also reads the checkpoint (key: the slot) from
-RELAY_CHECKPOINT_TOPIC with read_committed isolation; only then are Kafka settings needed.
+With RELAY_DELIVERY=exactly-once it also reads the checkpoint (key:
+checkpoint/<system id>/<database>/<slot>) from RELAY_CHECKPOINT_TOPIC with read_committed
+isolation; only then are Kafka settings needed.
 
 Exit codes:
   0  shown
@@ -142,18 +145,26 @@ async function withDb<T>(pgUrl: string, work: (db: pg.Client) => Promise<T>): Pr
 async function runShow(options: Record<string, unknown>): Promise<number> {
   const loaded = configFromFlags(options, ['kafkaBrokers']);
   const { config } = loaded;
-  const { status, lag } = await withDb(config.pgUrl, async (db) => {
+  const exactlyOnce = config.delivery === 'exactly-once';
+  const { status, lag, identity } = await withDb(config.pgUrl, async (db) => {
     const status = await readSlotStatus(db, config.slot);
     const peek = options.peek === true;
-    return { status, lag: await lagInTime(db, status, { peek, publication: config.publication }) };
+    return {
+      status,
+      lag: await lagInTime(db, status, { peek, publication: config.publication }),
+      identity: exactlyOnce ? await checkpointIdentity(db) : null,
+    };
   });
-  const checkpoint = config.delivery === 'exactly-once' ? await checkpointOf(loaded) : null;
+  const checkpoint = identity ? await checkpointOf(loaded, identity) : null;
   const view = showView(status, lag, checkpoint);
   process.stdout.write(options.json ? `${JSON.stringify(view)}\n` : showText(view));
   return EXIT.ok;
 }
 
-async function checkpointOf({ config, sources }: LoadedConfig): Promise<CheckpointRead> {
+async function checkpointOf(
+  { config, sources }: LoadedConfig,
+  identity: ServerIdentity,
+): Promise<CheckpointRead> {
   if (!sources.kafkaBrokers) {
     throw new RelayError(
       'CONFIG_INVALID',
@@ -171,7 +182,7 @@ async function checkpointOf({ config, sources }: LoadedConfig): Promise<Checkpoi
     logger: createLogger(level, process.stderr),
   });
   try {
-    return await readCheckpoint(sink, config.checkpointTopic, config.slot);
+    return await readCheckpoint(sink, config.checkpointTopic, config.slot, identity);
   } finally {
     await sink.disconnect();
   }
@@ -208,6 +219,7 @@ function showView(status: SlotStatus, lag: LagTime, checkpoint: CheckpointRead |
       ? {
           checkpoint: {
             topic: checkpoint.topic,
+            key: checkpoint.key,
             topicExists: checkpoint.topicExists,
             commitLsn: lsnText(checkpoint.checkpoint?.commitLsn ?? null),
             index: checkpoint.checkpoint?.index ?? null,
@@ -239,14 +251,14 @@ function showText(view: ShowView): string {
     row('relay', relayText(view.relay)),
   ];
   if (view.checkpoint) {
-    const { topic, topicExists, commitLsn, index } = view.checkpoint;
+    const { topic, key, topicExists, commitLsn, index } = view.checkpoint;
     const found =
       commitLsn !== null
         ? `commit ${commitLsn}, event #${index} of that transaction`
         : topicExists
           ? 'none yet'
           : 'none yet (the topic does not exist)';
-    lines.push(row('checkpoint', `${found} (topic ${topic}, read_committed)`));
+    lines.push(row('checkpoint', `${found} (topic ${topic}, key ${key}, read_committed)`));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -354,6 +354,18 @@ export const SETTINGS = {
     default: '',
     doc: 'exactly-once only: the Kafka transactional id; empty means `outbox-relay.<slot>`. A relay that takes over fences the one before it.',
   }),
+  checkpointMismatch: setting({
+    env: 'RELAY_CHECKPOINT_MISMATCH',
+    schema: z.enum(['refuse', 'ignore'], { error: 'must be refuse or ignore' }),
+    default: 'refuse',
+    doc: "exactly-once only: what to do with a checkpoint that does not belong to this database's history (written on a later timeline, past the end of the server's WAL, or on a timeline that is not an ancestor of the server's: a database restored from a backup). `refuse` stops `run` with exit code 1, naming both histories and the recovery; `ignore` resumes from the slot, publishing what the slot has not confirmed even where Kafka holds events of the other history. A checkpoint of an older timeline that is an ancestor (a promoted standby) is used up to that timeline's switch point, never past it. Checkpoints of another cluster or database are never read: their key names the system identifier and database.",
+  }),
+  walSenderTimeoutMs: setting({
+    env: 'RELAY_WAL_SENDER_TIMEOUT_MS',
+    schema: int(0, 3_600_000),
+    default: '0',
+    doc: "The replication connection's `wal_sender_timeout` (0: the server's, 60 s by default). It bounds how long a relay that stopped answering (frozen, partitioned away) keeps the slot: a standby takes over once Postgres has ended the silent relay's connection. Shorter means a faster takeover, but a relay that stalls longer than this (a long pause of its process) loses the slot and reconnects. It must stay well above `RELAY_STATUS_INTERVAL_MS`.",
+  }),
   maxInFlightEvents: setting({
     env: 'RELAY_MAX_IN_FLIGHT_EVENTS',
     schema: int(1),

@@ -14,7 +14,8 @@ import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { decodePgoutput } from '../decode/pgoutput.ts';
 import { quoteIdent } from '../db/sql.ts';
-import { decodeCheckpoint, type Checkpoint } from '../publish/checkpoint.ts';
+import { checkpointKey, decodeCheckpoint, type Checkpoint } from '../publish/checkpoint.ts';
+import type { ServerIdentity } from '../domain/server-identity.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 
 /** Candidates for src/db/sql.ts; kept here while several people edit that file. */
@@ -556,21 +557,40 @@ export async function recreateSlot(db: pg.ClientBase, slot: string): Promise<Lsn
 
 export interface CheckpointRead {
   readonly topic: string;
+  /** The record key: the database history and the slot. */
+  readonly key: string;
   readonly topicExists: boolean;
   readonly checkpoint: Checkpoint | null;
 }
 
-/** The exactly-once checkpoint of the slot, read with read_committed isolation. */
+/**
+ * The database history the checkpoint key names: the system identifier and the database (the
+ * relay itself reads them with IDENTIFY_SYSTEM; the timeline is not part of the key).
+ */
+export async function checkpointIdentity(db: pg.ClientBase): Promise<ServerIdentity> {
+  const { rows } = await db.query<{ system_id: string; database: string; timeline: number }>(
+    `SELECT s.system_identifier::text AS system_id, current_database() AS database,
+            c.timeline_id AS timeline
+       FROM pg_control_system() s, pg_control_checkpoint() c`,
+  );
+  const row = rows[0];
+  if (!row) throw new RelayError('PG_PROTOCOL', 'pg_control_system() returned no row');
+  return { systemId: row.system_id, database: row.database, timeline: Number(row.timeline) };
+}
+
+/** The exactly-once checkpoint of the slot in this database, read with read_committed isolation. */
 export async function readCheckpoint(
   sink: KafkaSink,
   topic: string,
   slot: string,
+  identity: ServerIdentity,
 ): Promise<CheckpointRead> {
   let value: Buffer | null;
+  const key = checkpointKey(identity, slot);
   try {
-    value = await sink.readLatest(topic, slot);
+    value = await sink.readLatest(topic, key);
   } catch (error) {
-    if (isUnknownTopic(error)) return { topic, topicExists: false, checkpoint: null };
+    if (isUnknownTopic(error)) return { topic, key, topicExists: false, checkpoint: null };
     throw new RelayError(
       'KAFKA_CONNECT',
       `cannot read the checkpoint from topic "${topic}": ${error instanceof Error ? error.message : String(error)}`,
@@ -580,8 +600,8 @@ export async function readCheckpoint(
       },
     );
   }
-  const checkpoint = value ? decodeCheckpoint(value, { topic, key: slot }) : null;
-  return { topic, topicExists: true, checkpoint };
+  const recorded = value ? decodeCheckpoint(value, { topic, key, slot }) : null;
+  return { topic, key, topicExists: true, checkpoint: recorded?.checkpoint ?? null };
 }
 
 /**

@@ -23,9 +23,8 @@ export function createRelay(
     partitions: config.topicPartitions,
     replicationFactor: config.topicReplicationFactor,
     logger: observability.logger,
-    ...(exactlyOnce
-      ? { transactionalId: config.transactionalId || `outbox-relay.${config.slot}` }
-      : {}),
+    // The transactional id is known once the relay knows its database (see Relay.readCheckpoint).
+    ...(exactlyOnce ? { transactional: true } : {}),
   });
   const relay = new Relay({
     ...observability,

@@ -24,8 +24,24 @@ import {
 } from '../source/slot.ts';
 import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
-import { decodeCheckpoint, encodeCheckpoint } from '../publish/checkpoint.ts';
-import { planResume, type DurablePosition, type ServerIdentity } from '../ack/resume.ts';
+import {
+  checkpointKey,
+  decodeCheckpoint,
+  defaultTransactionalId,
+  encodeCheckpoint,
+  foreignCheckpoint,
+  type Checkpoint,
+  type CheckpointSource,
+  type RecordedCheckpoint,
+} from '../publish/checkpoint.ts';
+import {
+  judgeHistory,
+  planResume,
+  type DurablePosition,
+  type ServerIdentity,
+  type TimelineHistory,
+} from '../ack/resume.ts';
+import { SlotOwnership } from './slot-ownership.ts';
 import { PositionStore } from '../publish/position-store.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
 
@@ -194,22 +210,27 @@ export class Relay {
       slot: config.slot,
       publication: config.publication,
       statusIntervalMs: config.statusIntervalMs,
+      walSenderTimeoutMs: config.walSenderTimeoutMs,
     });
     const ended = new Promise<never>((_, reject) => connection.once('error', reject));
     ended.catch(() => undefined);
     // A connection opened and then failed before streaming is closed here, not leaked.
-    const { identity, startLsn, session } = await this.openSession(connection).catch(
-      async (error: unknown) => {
-        await connection.close();
-        throw error;
-      },
-    );
+    const opened = await this.openSession(connection).catch(async (error: unknown) => {
+      await connection.close();
+      throw error;
+    });
+    const { identity, history, startLsn, session, lease } = opened;
     let stopTracking: (() => Promise<void>) | undefined;
     try {
       await connection.start();
+      // The slot is ours from here on. What streams in waits until the session knows what
+      // Kafka already holds, which exactly-once reads only now: a standby never fences the
+      // relay it waits behind, and every zombie of ours is fenced before the read.
+      connection.pause();
       if (this.stopRequested) return;
       this.session = session;
       this.finished = null;
+      session.open(await Promise.race([this.readCheckpoint(identity, history), ended]));
       this.deps.health.stream = 'streaming';
       this.deps.health.lastError = null;
       this.log.info({ slot: config.slot, from: formatLsn(startLsn) }, 'streaming');
@@ -232,6 +253,7 @@ export class Relay {
     } finally {
       await stopTracking?.();
       this.session = null;
+      await lease.close();
       await connection.close();
     }
   }
@@ -241,9 +263,19 @@ export class Relay {
     const { config } = this.deps;
     await connection.connect();
     const identity = await connection.identify();
-    const startLsn = await this.resumePoint(identity);
+    // Needed to judge a position of an earlier timeline; read now: not while streaming.
+    const history =
+      identity.timeline > 1 ? await connection.timelineHistory(identity.timeline) : null;
+    const startLsn = await this.resumePoint(identity, history);
+    const lease = new SlotOwnership(config.pgUrl, config.slot, connection);
     const session = new ReplicationSession(
-      { ...this.deps, connection, fail: (error) => connection.abort(error) },
+      {
+        ...this.deps,
+        connection,
+        fail: (error) => connection.abort(error),
+        lease: lease.lease,
+        slot: config.slot,
+      },
       {
         schema: config.outboxSchema,
         table: config.outboxTable,
@@ -253,44 +285,91 @@ export class Relay {
         batchMaxEvents: config.batchMaxEvents,
         batchMaxBytes: config.batchMaxBytes,
         skipBelow: startLsn,
-        ...(await this.exactlyOnce()),
+        checkpointRecord: this.checkpointRecord(identity),
       },
       startLsn,
     );
-    return { identity, startLsn, session };
+    return { identity, history, startLsn, session, lease };
+  }
+
+  /** Exactly-once: the checkpoint record sent with each batch, keyed by this database history. */
+  private checkpointRecord(identity: ServerIdentity): SessionOptions['checkpointRecord'] {
+    const { config } = this.deps;
+    if (config.delivery !== 'exactly-once') return undefined;
+    const key = checkpointKey(identity, config.slot);
+    return (checkpoint) => ({
+      topic: config.checkpointTopic,
+      key,
+      value: encodeCheckpoint(config.slot, { identity, checkpoint }),
+      headers: {},
+    });
   }
 
   /**
-   * Exactly-once: fence any earlier producer of our transactional id, then read the committed
-   * checkpoint. Read again for every session: after a failure, only Kafka knows whether the
-   * last transaction committed.
+   * Exactly-once, once the slot is ours: fence every earlier producer of our transactional id
+   * (a real InitProducerId, on a new producer), then read the committed checkpoint. Read again
+   * for every session: after a failure, only Kafka knows whether the last transaction committed.
    */
-  private async exactlyOnce(): Promise<Pick<SessionOptions, 'checkpoint' | 'checkpointRecord'>> {
+  private async readCheckpoint(
+    server: ServerIdentity & { flushLsn: Lsn },
+    history: TimelineHistory | null,
+  ): Promise<Checkpoint | null> {
     const { config, sink } = this.deps;
-    if (config.delivery !== 'exactly-once') return { checkpoint: null };
-    await sink.fence();
+    if (config.delivery !== 'exactly-once') return null;
+    await sink.fence(config.transactionalId || defaultTransactionalId(server, config.slot));
     await sink.ensureCompactedTopic(config.checkpointTopic);
-    const value = await sink.readLatest(config.checkpointTopic, config.slot);
-    const source = { topic: config.checkpointTopic, key: config.slot };
-    const checkpoint = value ? decodeCheckpoint(value, source) : null;
+    const key = checkpointKey(server, config.slot);
+    const source = { topic: config.checkpointTopic, key, slot: config.slot };
+    const value = await sink.readLatest(config.checkpointTopic, key);
+    const recorded = value ? decodeCheckpoint(value, source) : null;
+    const checkpoint = recorded && this.judgeCheckpoint(recorded, server, history, source);
     this.log.info(
       {
         checkpoint: checkpoint && {
           commitLsn: formatLsn(checkpoint.commitLsn),
           index: checkpoint.index,
         },
+        key,
       },
       'exactly-once: resuming after the committed checkpoint',
     );
-    return {
-      checkpoint,
-      checkpointRecord: (position) => ({
-        topic: config.checkpointTopic,
-        key: config.slot,
-        value: encodeCheckpoint(config.slot, position),
-        headers: {},
-      }),
-    };
+    return checkpoint;
+  }
+
+  /**
+   * The part of a checkpoint this database's history shares (see ack/resume.ts). One of another
+   * history is never used to skip events: it stops the relay, or is ignored when the operator
+   * says so; one of an ancestor timeline counts up to that timeline's switch point.
+   */
+  private judgeCheckpoint(
+    recorded: RecordedCheckpoint,
+    server: ServerIdentity & { flushLsn: Lsn },
+    history: TimelineHistory | null,
+    source: CheckpointSource,
+  ): Checkpoint | null {
+    const { checkpoint, identity } = recorded;
+    const verdict = judgeHistory({ identity, lsn: checkpoint.commitLsn }, server, history);
+    if (verdict.kind === 'same') return checkpoint;
+    if (verdict.kind === 'capped') {
+      this.log.warn(
+        {
+          checkpoint: formatLsn(checkpoint.commitLsn),
+          timeline: identity.timeline,
+          switchLsn: formatLsn(verdict.lsn),
+          serverTimeline: server.timeline,
+        },
+        "the checkpoint was written on an earlier timeline past the point where this server's history left it (a standby was promoted without the old primary's last transactions): skipping only what committed before the switch point; Kafka also holds events this database does not have",
+      );
+      return { commitLsn: verdict.lsn, index: -1 };
+    }
+    if (this.deps.config.checkpointMismatch === 'ignore') {
+      this.log.warn(
+        { reason: verdict.reason, key: source.key },
+        'ignoring a checkpoint of another database history (RELAY_CHECKPOINT_MISMATCH=ignore): resuming from the slot',
+      );
+      return null;
+    }
+    throw foreignCheckpoint(recorded, server, verdict.reason, source);
   }
 
   /** A fatal error, explained further where a look at the catalog can say more. */
@@ -324,10 +403,13 @@ export class Relay {
    * ack/resume.ts): after a Postgres restart the slot can be behind, and what Postgres streams
    * again below the durable position is dropped, not sent twice.
    */
-  private async resumePoint(server: ServerIdentity & { flushLsn: Lsn }): Promise<Lsn> {
+  private async resumePoint(
+    server: ServerIdentity & { flushLsn: Lsn },
+    history: TimelineHistory | null,
+  ): Promise<Lsn> {
     if (!this.durable && !this.positionRead) this.durable = await this.readPosition(server);
     const slotLsn = await this.confirmedFlush();
-    const plan = planResume(slotLsn, server, this.durable);
+    const plan = planResume(slotLsn, server, this.durable, history);
     const positions = {
       slot: formatLsn(slotLsn),
       durable: this.durable && formatLsn(this.durable.lsn),
@@ -336,6 +418,15 @@ export class Relay {
       this.log.warn(
         { ...positions, reason: plan.ignored },
         'not resuming from the durable position of the last session: it belongs to another database history; resuming from the slot (duplicates possible, no gap)',
+      );
+    } else if (plan.capped) {
+      this.log.warn(
+        {
+          ...positions,
+          timeline: plan.capped.timeline,
+          switchLsn: formatLsn(plan.capped.switchLsn),
+        },
+        "the durable position is past where its timeline left this server's history (a promoted standby): skipping only what committed before the switch point",
       );
     } else if (plan.startLsn > slotLsn) {
       this.log.warn(

@@ -26,6 +26,7 @@ import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import { Publisher, type PendingRecord, type RefusalReason } from '../publish/publisher.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
+import type { SlotLease } from '../source/slot-lease.ts';
 import { deadLetter } from './dead-letter.ts';
 
 export interface SessionOptions {
@@ -45,8 +46,6 @@ export interface SessionOptions {
    * is ahead of the slot's after a Postgres restart): dropped and counted, not sent again.
    */
   skipBelow: Lsn;
-  /** Exactly-once: where Kafka's committed checkpoint says this slot got to. */
-  checkpoint: Checkpoint | null;
   /** Exactly-once: builds the checkpoint record sent with each batch. */
   checkpointRecord?: ((position: Checkpoint) => KafkaRecord) | undefined;
 }
@@ -61,6 +60,10 @@ export interface SessionDeps {
   health: HealthState;
   /** Ends the session with an error; the relay decides whether to reconnect. */
   fail: (error: unknown) => void;
+  /** Says whether the slot is still this relay's; asked before every Kafka request. */
+  lease?: Pick<SlotLease, 'contact' | 'owned'> | undefined;
+  /** The slot's name, for messages. */
+  slot?: string | undefined;
 }
 
 interface CurrentTransaction {
@@ -87,6 +90,13 @@ export class ReplicationSession {
   /** Set once reading has stopped at a transaction boundary for shutdown. */
   private stoppedReading: (() => void) | null = null;
   private readonly warnedRelations = new Set<number>();
+  /**
+   * Frames that arrived before open(): the session holds them (the relay pauses the socket right
+   * after START_REPLICATION) until it knows what Kafka already holds.
+   */
+  private held: ReplicationFrame[] | null = [];
+  /** Exactly-once: where Kafka's committed checkpoint says this slot got to (set by open()). */
+  private checkpoint: Checkpoint | null = null;
   /** The outbox's OID: from the catalog at start, else from the first Relation named like it. */
   private outboxOid: number | null;
 
@@ -102,13 +112,45 @@ export class ReplicationSession {
         acknowledged: (records) => this.onAcknowledged(records),
         failed: (error, attempt, retryInMs) => this.onPublishFailed(error, attempt, retryInMs),
         refused: (record, reason, detail) => this.refusedDeadLetter(record, reason, detail),
-        ...(deps.encoder.ready
-          ? { beforeSend: () => deps.encoder.ready?.() ?? Promise.resolve() }
-          : {}),
+        beforeSend: () => this.beforeSend(),
       },
       { ...options, checkpoint: options.checkpointRecord, failFast: !!options.checkpointRecord },
     );
     deps.connection.on('frame', (frame) => this.onFrame(frame));
+  }
+
+  /**
+   * Before every Kafka request: schema ids filled in, and the slot still ours. A relay that lost
+   * the slot (it was frozen, and a standby took over) drops what it has not sent: the new owner
+   * sends it again, after what it has already published, so per-key order holds.
+   */
+  private async beforeSend(): Promise<void> {
+    await this.deps.encoder.ready?.();
+    if (!this.deps.lease || (await this.deps.lease.owned())) return;
+    const error = new RelayError(
+      'PG_SLOT_LOST',
+      `the slot "${this.deps.slot ?? ''}" is no longer streamed by this relay's connection (Postgres ended it, or another relay took the slot over); the events it had not sent are left to the slot's owner`,
+      {
+        retriable: true,
+        hint: 'The process was frozen or cut off from Postgres for longer than wal_sender_timeout (RELAY_WAL_SENDER_TIMEOUT_MS). It reconnects, and stands by if another relay streams now.',
+      },
+    );
+    this.log.warn({ err: error }, 'lost the slot: dropping the events not yet sent');
+    void this.publisher.abandon(); // synchronously marks it abandoned: this request is not sent
+    this.deps.fail(error);
+    throw error;
+  }
+
+  /**
+   * Starts handling frames, those held since START_REPLICATION first. Exactly-once passes the
+   * committed checkpoint, read after this relay owned the slot and fenced every earlier producer.
+   */
+  open(checkpoint: Checkpoint | null): void {
+    this.checkpoint = checkpoint;
+    const held = this.held ?? [];
+    this.held = null;
+    for (const frame of held) this.onFrame(frame);
+    if (!this.paused && !this.readingStopped) this.deps.connection.resume();
   }
 
   /**
@@ -148,6 +190,11 @@ export class ReplicationSession {
   }
 
   private onFrame(frame: ReplicationFrame): void {
+    this.deps.lease?.contact();
+    if (this.held) {
+      this.held.push(frame);
+      return;
+    }
     try {
       this.handleFrame(frame);
     } catch (error) {
@@ -220,7 +267,7 @@ export class ReplicationSession {
       return;
     }
     const position = { commitLsn: tx.commitLsn, txSeq: tx.seq, index: tx.index++ };
-    if (coveredBy(position, this.options.checkpoint)) {
+    if (coveredBy(position, this.checkpoint)) {
       // exactly-once: Kafka's committed checkpoint says it already holds this one
       this.deps.metrics.skippedDelivered.inc({ by: 'checkpoint' });
       return;

@@ -36,8 +36,11 @@ export interface KafkaSinkOptions {
   partitions: number;
   replicationFactor: number;
   logger: Logger;
-  /** Set for exactly-once: every send() is one Kafka transaction under this id. */
-  transactionalId?: string;
+  /**
+   * Exactly-once: every send() is one Kafka transaction, under the transactional id that
+   * fence() was last given (sends before the first fence() are refused).
+   */
+  transactional?: boolean;
   /** TLS and SASL, as kafkaSecurity() makes them from the settings. */
   security?: KafkaSecurity;
 }
@@ -69,10 +72,13 @@ export interface KafkaSink {
   /** Topics whose partition count differs from when they were first used. */
   changedPartitionCounts(): Promise<PartitionChange[]>;
   /**
-   * Transactional sinks only: fences any earlier producer with the same transactional id (its
-   * open transaction is aborted), so that what is read afterwards is final.
+   * Transactional sinks only: replaces the producer by a new one under `transactionalId` and
+   * registers it with the coordinator (InitProducerId), which bumps the id's epoch: any earlier
+   * producer with this id, a frozen zombie included, is fenced (its open transaction is aborted
+   * and it can commit nothing more), so that what is read afterwards is final. Every call does
+   * this again; a producer that was registered once does not re-register by itself.
    */
-  fence(): Promise<void>;
+  fence(transactionalId: string): Promise<void>;
   /** Creates `topic` compacted with one partition if missing (for checkpoints). */
   ensureCompactedTopic(topic: string): Promise<void>;
   /** The value of the last committed record with this key (read_committed), or null. */
@@ -119,6 +125,8 @@ class KafkajsSink implements KafkaSink {
   /** Known topics Kafka stopped knowing (deleted): creating one again is worth a warning. */
   private readonly forgotten = new Set<string>();
   private needsReset = false;
+  /** Exactly-once: the id the producer was last fenced under. */
+  private transactionalId: string | undefined;
 
   constructor(options: KafkaSinkOptions) {
     this.options = options;
@@ -150,16 +158,30 @@ class KafkajsSink implements KafkaSink {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      ...(this.options.transactionalId ? { transactionalId: this.options.transactionalId } : {}),
+      ...(this.transactionalId ? { transactionalId: this.transactionalId } : {}),
     });
   }
 
-  async fence(): Promise<void> {
-    if (!this.options.transactionalId) return;
-    // The first transaction() initialises the producer id, which bumps the epoch and makes the
-    // coordinator abort whatever the previous holder of this id left open.
-    const transaction = await this.producer.transaction();
-    await transaction.abort();
+  async fence(transactionalId: string): Promise<void> {
+    if (!this.options.transactional) return;
+    // kafkajs sends InitProducerId only in a producer's first transaction(): a new producer
+    // every time, so that every fence is a real one.
+    await this.producer.disconnect().catch(() => undefined);
+    this.transactionalId = transactionalId;
+    this.producer = this.newProducer();
+    this.needsReset = false;
+    await this.connect();
+    try {
+      const transaction = await this.producer.transaction();
+      await transaction.abort();
+    } catch (error) {
+      this.needsReset = true;
+      throw kafkaError(
+        `cannot register the transactional id "${transactionalId}"`,
+        error,
+        this.options,
+      );
+    }
   }
 
   async readLatest(topic: string, key: string): Promise<Buffer | null> {
@@ -393,7 +415,7 @@ class KafkajsSink implements KafkaSink {
   async send(records: readonly KafkaRecord[]): Promise<void> {
     try {
       if (this.needsReset) await this.reset();
-      if (this.options.transactionalId) await this.sendInTransaction(records);
+      if (this.options.transactional) await this.sendInTransaction(records);
       else await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
     } catch (error) {
       this.needsReset = true;
@@ -437,6 +459,8 @@ class KafkajsSink implements KafkaSink {
   }
 
   private async sendInTransaction(records: readonly KafkaRecord[]): Promise<void> {
+    if (!this.transactionalId)
+      throw new RelayError('KAFKA_PUBLISH', 'exactly-once: a send before the producer was fenced');
     const transaction = await this.producer.transaction();
     try {
       await transaction.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });

@@ -2,7 +2,7 @@
  * The streaming replication sub-protocol carried in CopyData messages (PostgreSQL docs,
  * "Streaming Replication Protocol"). Pure: bytes in, values out, and back.
  */
-import { readLsn, type Lsn } from '../domain/lsn.ts';
+import { parseLsn, readLsn, type Lsn } from '../domain/lsn.ts';
 
 /** Microseconds between the Unix epoch and the PostgreSQL epoch, 2000-01-01T00:00:00Z. */
 export const PG_EPOCH_UNIX_MICROS = BigInt(Date.UTC(2000, 0, 1)) * 1000n;
@@ -70,4 +70,18 @@ export function buildStatusUpdate(durable: Lsn, nowUnixMicros: bigint, replyRequ
   buffer.writeBigInt64BE(unixMicrosToPg(nowUnixMicros), 25);
   buffer[33] = replyRequested ? 1 : 0;
   return buffer;
+}
+
+/**
+ * The content of a timeline history file: one line per ancestor timeline, "<timeline> <tab>
+ * <switch point> <tab> <reason>". Comment and blank lines are skipped.
+ */
+export function parseTimelineHistory(content: string): Map<number, Lsn> {
+  const history = new Map<number, Lsn>();
+  for (const line of content.split('\n')) {
+    const [timeline, switchPoint] = line.trim().split(/\s+/);
+    if (!timeline || !switchPoint || timeline.startsWith('#')) continue;
+    history.set(Number(timeline), parseLsn(switchPoint));
+  }
+  return history;
 }

@@ -12,8 +12,13 @@ import pg from 'pg';
 import { explainCertificate } from '../db/connect.ts';
 import { RelayError } from '../domain/errors.ts';
 import { INVALID_LSN, parseLsn, type Lsn } from '../domain/lsn.ts';
-import type { ServerIdentity } from '../ack/resume.ts';
-import { buildStatusUpdate, parseFrame, type ReplicationFrame } from './protocol.ts';
+import type { ServerIdentity } from '../domain/server-identity.ts';
+import {
+  buildStatusUpdate,
+  parseFrame,
+  parseTimelineHistory,
+  type ReplicationFrame,
+} from './protocol.ts';
 
 interface PgConnectionInternals {
   on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
@@ -31,6 +36,8 @@ export interface ReplicationOptions {
   publication: string;
   /** How often to send a status update that also asks the server for a keepalive. */
   statusIntervalMs: number;
+  /** This connection's wal_sender_timeout in ms; 0 keeps the server's. */
+  walSenderTimeoutMs?: number;
 }
 
 export interface ReplicationEvents {
@@ -57,7 +64,9 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
       replication: 'database',
       // The walsender prints timestamptz in the session's zone and style; pin both so that
       // created_at text parses the same everywhere.
-      options: '-c timezone=UTC -c datestyle=ISO,YMD',
+      options:
+        '-c timezone=UTC -c datestyle=ISO,YMD' +
+        (options.walSenderTimeoutMs ? ` -c wal_sender_timeout=${options.walSenderTimeoutMs}` : ''),
       application_name: `outbox-relay:${options.slot}`,
     } as pg.ClientConfig);
   }
@@ -97,6 +106,23 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
       database: row.dbname ?? '',
       flushLsn: parseLsn(row.xlogpos),
     };
+  }
+
+  /**
+   * TIMELINE_HISTORY: where each ancestor of `timeline` ended. Only for timelines after the
+   * first (timeline 1 has no history file).
+   */
+  async timelineHistory(timeline: number): Promise<Map<number, Lsn>> {
+    const { rows } = await this.client.query<{ content: string | Buffer }>(
+      `TIMELINE_HISTORY ${timeline}`,
+    );
+    const content = rows[0]?.content;
+    return parseTimelineHistory(Buffer.isBuffer(content) ? content.toString() : (content ?? ''));
+  }
+
+  /** The process id of this connection's walsender: `active_pid` of a slot it streams. */
+  get walsenderPid(): number {
+    return (this.client as unknown as { processID: number }).processID;
   }
 
   /**

@@ -137,3 +137,12 @@ export async function explainMissingPublication(
     },
   );
 }
+
+/** The process streaming from the slot now (its walsender), or null when none does. */
+export async function slotActivePid(db: pg.ClientBase, slot: string): Promise<number | null> {
+  const { rows } = await db.query<{ pid: number | null }>(
+    'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return rows[0]?.pid ?? null;
+}

@@ -293,8 +293,12 @@ test('with exactly-once delivery, show prints the checkpoint that the relay comm
   let relay: ReturnType<typeof spawnRelay> | undefined;
   try {
     const none = await offsetsJson<ShowJson>(['show'], s.env);
+    const { rows } = await s.pool.query<{ id: string }>(
+      'SELECT system_identifier::text AS id FROM pg_control_system()',
+    );
     assert.deepEqual(none.checkpoint, {
       topic: s.env.RELAY_CHECKPOINT_TOPIC,
+      key: `checkpoint/${rows[0]?.id}/${new URL(s.pgUrl).pathname.slice(1)}/${s.names.slot}`,
       topicExists: false,
       commitLsn: null,
       index: null,
