@@ -340,7 +340,7 @@ export const SETTINGS = {
     env: 'RELAY_CHECKPOINT_TOPIC',
     schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a legal Kafka topic name'),
     default: 'outbox-relay.checkpoints',
-    doc: "The compacted topic that holds each slot's last published position: in exactly-once mode the checkpoint written with every batch (key: the slot name); in at-least-once mode the durable position every `RELAY_POSITION_INTERVAL_MS` (key: `position/<system id>/<database>/<slot>`). No event is ever routed to it. If its latest exactly-once record for the slot is not a checkpoint (something else wrote there), `run` stops with exit code 1, naming the topic and key and how to recover: write the last good checkpoint again, or delete it with a tombstone and accept that some events are published once more. An at-least-once record that is not a position is ignored with a warning (the relay then resumes from the slot).",
+    doc: "The compacted topic that holds each slot's last published position: in exactly-once mode the checkpoint written with every batch (key: `checkpoint/<system id>/<database>/<slot>`, so that relays of other databases can share the topic); in at-least-once mode the durable position every `RELAY_POSITION_INTERVAL_MS` (key: `position/<system id>/<database>/<slot>`). No event is ever routed to it. If its latest exactly-once record for the slot is not a checkpoint (something else wrote there), `run` stops with exit code 1, naming the topic and key and how to recover: write the last good checkpoint again, or delete it with a tombstone and accept that some events are published once more. An at-least-once record that is not a position is ignored with a warning (the relay then resumes from the slot).",
   }),
   positionIntervalMs: setting({
     env: 'RELAY_POSITION_INTERVAL_MS',
@@ -352,7 +352,7 @@ export const SETTINGS = {
     env: 'RELAY_KAFKA_TRANSACTIONAL_ID',
     schema: z.string(),
     default: '',
-    doc: 'exactly-once only: the Kafka transactional id; empty means `outbox-relay.<slot>`. A relay that takes over fences the one before it.',
+    doc: "exactly-once only: the Kafka transactional id; empty means `outbox-relay.<system id>.<database>.<slot>`, unique per database. A relay that takes over the slot fences every earlier producer of this id (a frozen one included) before it reads the checkpoint; a standby fences nothing. Two relays of different databases must not share an id.",
   }),
   checkpointMismatch: setting({
     env: 'RELAY_CHECKPOINT_MISMATCH',
@@ -507,6 +507,10 @@ export const RULES: readonly ((config: RelayConfig) => string | null)[] = [
       ? `RELAY_KAFKA_TLS_CERT_FILE and RELAY_KAFKA_TLS_KEY_FILE: ${problem}; give the key of that certificate`
       : null;
   },
+  ({ walSenderTimeoutMs, statusIntervalMs }) =>
+    walSenderTimeoutMs !== 0 && walSenderTimeoutMs < 3 * statusIntervalMs
+      ? `RELAY_WAL_SENDER_TIMEOUT_MS=${walSenderTimeoutMs} is less than three RELAY_STATUS_INTERVAL_MS (${statusIntervalMs}): Postgres would end a healthy relay's connection between two status updates; raise it, lower RELAY_STATUS_INTERVAL_MS, or set 0 for the server's wal_sender_timeout`
+      : null,
   ({ topicTemplate, deadLetterTopic, checkpointTopic }) => {
     if (topicTemplate.includes('{')) return null;
     const clash = [

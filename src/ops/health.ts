@@ -15,10 +15,22 @@ import type { Registry } from 'prom-client';
 export type StreamState =
   'starting' | 'streaming' | 'standby' | 'reconnecting' | 'stopping' | 'stopped';
 
+/** On a standby: who streams from the slot, since when, and how far behind Postgres it is. */
+export interface SlotHolder {
+  readonly pid: number | null;
+  readonly applicationName: string | null;
+  readonly clientAddr: string | null;
+  /** When the holder's walsender started (ISO 8601), null when unknown. */
+  readonly since: string | null;
+  readonly lagBytes: number | null;
+}
+
 export class HealthState {
   stream: StreamState = 'starting';
   producerConnected = false;
   lastError: string | null = null;
+  /** Set while standing by. */
+  slotHolder: SlotHolder | null = null;
   private lastProgressAt = Date.now();
   private readonly livenessTimeoutMs: number;
 
@@ -71,7 +83,8 @@ export async function startHealthServer(
       json(live.ok ? 200 : 503, { status: live.ok ? 'live' : 'stalled', idleMs: live.idleMs });
     } else if (path === '/readyz') {
       const ready = state.ready();
-      json(ready.ok ? 200 : 503, { ...ready, lastError: state.lastError });
+      const holder = ready.status === 'standby' ? { slotHolder: state.slotHolder } : {};
+      json(ready.ok ? 200 : 503, { ...ready, lastError: state.lastError, ...holder });
     } else if (path === '/metrics') {
       registry.metrics().then(
         (text) => {

@@ -16,6 +16,7 @@ export interface RelayMetrics {
   readonly slotLagSeconds: Gauge;
   readonly partitionCountChanges: Counter<'topic'>;
   readonly durableLsn: Gauge;
+  readonly standbyHolderSince: Gauge;
   readonly skippedDelivered: Counter<'by'>;
   readonly publishLatency: Histogram;
 }
@@ -80,6 +81,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
     durableLsn: new Gauge({
       name: 'outbox_relay_durable_lsn',
       help: 'Last LSN reported to Postgres as durable in Kafka, as a number (byte position).',
+      registers,
+    }),
+    standbyHolderSince: new Gauge({
+      name: 'outbox_relay_standby_slot_holder_start_time_seconds',
+      help: 'On a standby: when the walsender of the process that holds the slot started (Unix seconds), labelled with its pid and application_name; absent while this relay streams. With outbox_relay_slot_lag_bytes it says who streams and how far behind it is.',
+      labelNames: ['pid', 'application_name'],
       registers,
     }),
     skippedDelivered: new Counter({

@@ -12,7 +12,7 @@ import type { EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
-import type { HealthState } from '../ops/health.ts';
+import type { HealthState, SlotHolder } from '../ops/health.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 import { ReplicationConnection } from '../source/replication-connection.ts';
 import {
@@ -21,6 +21,7 @@ import {
   ensureSlot,
   explainMissingPublication,
   outboxOid,
+  slotHolder,
 } from '../source/slot.ts';
 import { connectOrExplain } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
@@ -162,11 +163,17 @@ export class Relay {
     await this.session?.abandon();
   }
 
-  /** Another relay streams from our slot: wait as its standby and try again soon. */
+  /**
+   * Another relay streams from our slot: wait as its standby and try again soon. Postgres lets
+   * go of the slot only when the holder's connection ends: at once when it stops or dies, after
+   * its wal_sender_timeout when it is frozen or cut off. Who holds it is shown meanwhile.
+   */
   private async standBy(error: RelayError): Promise<void> {
+    const holder = await this.slotHolder();
+    this.showHolder(holder);
     if (this.deps.health.stream !== 'standby') {
       this.log.info(
-        { slot: this.deps.config.slot, reason: error.message },
+        { slot: this.deps.config.slot, reason: error.message, holder },
         'standing by: another relay streams from the slot',
       );
     }
@@ -175,6 +182,33 @@ export class Relay {
     await sleep(this.deps.config.standbyRetryMs, undefined, {
       signal: this.stopSignal.signal,
     }).catch(() => undefined);
+  }
+
+  private async slotHolder(): Promise<SlotHolder | null> {
+    const db = new pg.Client({ connectionString: this.deps.config.pgUrl });
+    try {
+      await db.connect();
+      return await slotHolder(db, this.deps.config.slot);
+    } catch {
+      return null; // only for show: the next try to stream says what is wrong
+    } finally {
+      await db.end().catch(() => undefined);
+    }
+  }
+
+  private showHolder(holder: SlotHolder | null): void {
+    const { health, metrics } = this.deps;
+    health.slotHolder = holder;
+    metrics.standbyHolderSince.reset();
+    if (!holder) return;
+    if (holder.since) {
+      const labels = {
+        pid: String(holder.pid ?? ''),
+        application_name: holder.applicationName ?? '',
+      };
+      metrics.standbyHolderSince.set(labels, Date.parse(holder.since) / 1000);
+    }
+    if (holder.lagBytes !== null) metrics.slotLagBytes.set(holder.lagBytes);
   }
 
   private async prepare(): Promise<void> {
@@ -230,6 +264,7 @@ export class Relay {
       if (this.stopRequested) return;
       this.session = session;
       this.finished = null;
+      this.showHolder(null);
       session.open(await Promise.race([this.readCheckpoint(identity, history), ended]));
       this.deps.health.stream = 'streaming';
       this.deps.health.lastError = null;

@@ -2,6 +2,7 @@
  * Checks and prepares what streaming needs, on an ordinary connection, with messages that say
  * what to do: wal_level, the publication on the outbox table, and the slot.
  */
+import type { SlotHolder } from '../ops/health.ts';
 import type pg from 'pg';
 import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
@@ -145,4 +146,31 @@ export async function slotActivePid(db: pg.ClientBase, slot: string): Promise<nu
     [slot],
   );
   return rows[0]?.pid ?? null;
+}
+
+/** Who streams from the slot: its walsender's pid, client and start, and the slot's lag. */
+export async function slotHolder(db: pg.ClientBase, slot: string): Promise<SlotHolder | null> {
+  const { rows } = await db.query<{
+    pid: number | null;
+    application_name: string | null;
+    client_addr: string | null;
+    since: Date | null;
+    lag: string | null;
+  }>(
+    `SELECT s.active_pid AS pid, r.application_name, r.client_addr::text AS client_addr,
+            r.backend_start AS since,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS lag
+       FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+      WHERE s.slot_name = $1`,
+    [slot],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    pid: row.pid,
+    applicationName: row.application_name,
+    clientAddr: row.client_addr,
+    since: row.since ? row.since.toISOString() : null,
+    lagBytes: row.lag === null ? null : Number(row.lag),
+  };
 }

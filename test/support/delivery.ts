@@ -17,6 +17,13 @@ export interface DeliveryCount {
   duplicated: number;
   /** Events whose first delivery came after a later event of the same aggregate. */
   reordered: number;
+  /**
+   * Stray older deliveries: an aggregate's stream steps back (a replay after a restart does
+   * that) but then jumps forward instead of replaying on from there, or ends below its latest
+   * event. A consumer that keeps the latest state would go back in time (X1 X2 X3 X2 X4).
+   * Requires each aggregate's seq to count 0, 1, 2, ... in commit order.
+   */
+  strays: number;
   lostIds: string[];
 }
 
@@ -46,6 +53,24 @@ export function countDelivery(
     lost: lostIds.length,
     duplicated,
     reordered,
+    strays: countStrays(delivered),
     lostIds: lostIds.slice(0, 10),
   };
+}
+
+function countStrays(delivered: readonly Delivered[]): number {
+  const last = new Map<string, { seq: number; steppedBack: boolean }>();
+  const top = new Map<string, number>();
+  let strays = 0;
+  for (const d of delivered) {
+    const previous = last.get(d.aggregateId);
+    if (previous?.steppedBack && d.seq > previous.seq + 1) strays++;
+    last.set(d.aggregateId, {
+      seq: d.seq,
+      steppedBack: previous !== undefined && d.seq <= previous.seq,
+    });
+    top.set(d.aggregateId, Math.max(top.get(d.aggregateId) ?? -1, d.seq));
+  }
+  for (const [aggregate, { seq }] of last) if (seq < (top.get(aggregate) ?? -1)) strays++;
+  return strays;
 }
