@@ -352,7 +352,7 @@ export const SETTINGS = {
     env: 'RELAY_KAFKA_TRANSACTIONAL_ID',
     schema: z.string(),
     default: '',
-    doc: "exactly-once only: the Kafka transactional id; empty means `outbox-relay.<system id>.<database>.<slot>`, unique per database. A relay that takes over the slot fences every earlier producer of this id (a frozen one included) before it reads the checkpoint; a standby fences nothing. Two relays of different databases must not share an id.",
+    doc: 'exactly-once only: the Kafka transactional id; empty means `outbox-relay.<system id>.<database>.<slot>`, unique per database. A relay that takes over the slot fences every earlier producer of this id (a frozen one included) before it reads the checkpoint; a standby fences nothing. Two relays of different databases must not share an id.',
   }),
   checkpointMismatch: setting({
     env: 'RELAY_CHECKPOINT_MISMATCH',
