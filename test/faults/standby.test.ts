@@ -1,13 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planEvents, writeTransactions } from '../support/fixtures.ts';
-import { spawnRelay, waitFor, type RelayChild } from '../support/relay.ts';
+import { readiness, spawnRelay, waitFor } from '../support/relay.ts';
 import { published, readBack, scenario, stopRelay } from '../support/scenario.ts';
-
-async function readiness(relay: RelayChild): Promise<{ status: string }> {
-  const response = await fetch(`http://127.0.0.1:${await relay.httpPort}/readyz`);
-  return (await response.json()) as { status: string };
-}
 
 test('two relays on one slot: one streams, the other stands by and takes over within 10 s of a kill', async (t) => {
   const s = await scenario('standby', { RELAY_STANDBY_RETRY_MS: '1000' });

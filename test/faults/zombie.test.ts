@@ -2,21 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planEvents } from '../support/fixtures.ts';
 import { scrape } from '../support/metrics.ts';
-import { spawnRelay, waitFor, type RelayChild } from '../support/relay.ts';
+import { readiness, spawnRelay, waitFor } from '../support/relay.ts';
 import { published, readBack, scenario, stopRelay, type Scenario } from '../support/scenario.ts';
 import { writeThroughRestarts } from '../support/writer.ts';
 
 /** Postgres ends a silent relay's walsender after this: the bound on a takeover from a frozen relay. */
 const WAL_SENDER_TIMEOUT_MS = 2_000;
 const STANDBY_RETRY_MS = 500;
-
-async function readiness(relay: RelayChild) {
-  const response = await fetch(`http://127.0.0.1:${await relay.httpPort}/readyz`);
-  return (await response.json()) as {
-    status: string;
-    slotHolder?: { pid: number | null; applicationName: string | null; lagBytes: number | null };
-  };
-}
 
 /**
  * Two relays on one slot under a paced load. The active one is frozen (SIGSTOP) past its

@@ -171,3 +171,12 @@ export async function waitFor(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/** A relay's /readyz answer: its status, and on a standby who holds the slot. */
+export async function readiness(relay: RelayChild): Promise<{
+  status: string;
+  slotHolder?: { pid: number | null; applicationName: string | null; lagBytes: number | null };
+}> {
+  const response = await fetch(`http://127.0.0.1:${await relay.httpPort}/readyz`);
+  return (await response.json()) as Awaited<ReturnType<typeof readiness>>;
+}
