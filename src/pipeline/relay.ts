@@ -62,6 +62,16 @@ export interface StopReport {
 
 const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+/**
+ * After the replication connection is lost, how long the records already read may still go to
+ * Kafka (each request also under the slot lease, which ends 2 s after the last frame).
+ */
+const SALVAGE_MS = 1_000;
+
+/** Postgres went away (restart, network); not a refusal, a lost slot or a bad frame. */
+function isConnectionLoss(error: unknown): boolean {
+  return error instanceof RelayError && error.code === 'PG_REPLICATION_LOST';
+}
 
 export class Relay {
   private readonly deps: RelayDeps;
@@ -282,7 +292,8 @@ export class Relay {
         'stopped streaming; Kafka holds everything up to this LSN',
       );
     } catch (error) {
-      await session.abandon();
+      if (isConnectionLoss(error)) await session.salvage(SALVAGE_MS);
+      else await session.abandon();
       this.durable = { identity, lsn: session.tracker.durableLsn };
       throw error;
     } finally {

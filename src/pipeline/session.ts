@@ -185,6 +185,26 @@ export class ReplicationSession {
     await this.publisher.abandon();
   }
 
+  /**
+   * The replication connection was lost (Postgres restarting, a network cut) while Kafka may be
+   * fine: the records of complete transactions already read are still sent, for at most
+   * `withinMs` and only while the slot lease vouches for this relay, so that Postgres does not
+   * have to send them again (as duplicates) after the reconnect. The unsent records of the
+   * transaction cut off before its COMMIT are dropped: it is sent again whole. Then abandons.
+   */
+  async salvage(withinMs: number): Promise<void> {
+    this.stopping = true;
+    this.stopReading();
+    this.stoppedReading?.();
+    const partial = this.current?.seq ?? null;
+    if (partial !== null) this.publisher.dropQueuedTail((record) => record.txSeq === partial);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)));
+    await Promise.race([this.publisher.drain(), late]);
+    clearTimeout(timer);
+    await this.publisher.abandon();
+  }
+
   private commitCannotCome(): boolean {
     return this.deps.connection.closed || (this.paused && this.publishFailing);
   }

@@ -98,6 +98,16 @@ export class Publisher {
     while (this.running) await this.running;
   }
 
+  /** Drops the records at the back of the queue that `match`, up to the first that does not. */
+  dropQueuedTail(match: (record: PendingRecord) => boolean): number {
+    let dropped = 0;
+    while (this.waiting > 0 && match(this.queue.peek(this.waiting - 1) as PendingRecord)) {
+      this.queue.pop();
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** Stops retrying, drops what is not yet sent, and waits for the request in flight to settle. */
   async abandon(): Promise<void> {
     this.abandoned = true;

@@ -58,8 +58,11 @@ export class SlotLease {
   /** True when this relay may still send: its walsender holds the slot. */
   async owned(): Promise<boolean> {
     const now = this.observeClock();
-    if (this.options.closed()) return false;
+    // Within the lease, a connection that just ended (Postgres restarting, a network cut) still
+    // vouches: nobody can take the slot over before Postgres has noticed, and the lease ends
+    // sooner than wal_sender_timeout. Past it, only our live walsender does.
     if (!this.suspect && now < this.validUntil) return true;
+    if (this.options.closed()) return false;
     const pid = await this.options.activePid().catch(() => undefined);
     if (this.options.closed() || pid !== this.options.walsenderPid) return false;
     this.suspect = false;

@@ -84,3 +84,31 @@ test('a request that fails after the publisher was abandoned is neither acknowle
   assert.deepEqual(acknowledged, []);
   assert.equal(settle.length, 0);
 });
+
+test('dropQueuedTail drops only the matching records at the back, never one already out', async () => {
+  const settle: ((outcome: Error | null) => void)[] = [];
+  const acknowledged: PendingRecord[] = [];
+  const sent: KafkaRecord[][] = [];
+  const p = publisher(settle, acknowledged, sent);
+  p.enqueue(record(0));
+  await new Promise((r) => setImmediate(r));
+  const tx = (index: number, txSeq: number): PendingRecord => ({ ...record(index), txSeq });
+  for (const r of [tx(1, 1), tx(2, 2), tx(3, 3), tx(4, 3)]) p.enqueue(r);
+  assert.equal(
+    p.dropQueuedTail((r) => r.txSeq === 3),
+    2,
+  );
+  assert.equal(p.waiting, 2);
+  assert.equal(
+    p.dropQueuedTail((r) => r.txSeq === 3),
+    0,
+  );
+  settle.shift()?.(null);
+  await new Promise((r) => setImmediate(r));
+  settle.shift()?.(null);
+  await p.drain();
+  assert.deepEqual(
+    acknowledged.map((r) => r.index),
+    [0, 1, 2],
+  );
+});
