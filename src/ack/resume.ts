@@ -84,16 +84,20 @@ export function judgeHistory(
     return foreign(
       `it was written on timeline ${was.timeline}, and the server is on the earlier timeline ${server.timeline} (restored from a backup?)`,
     );
-  if (known.lsn > server.flushLsn)
-    return foreign(
-      `the server's WAL ends at ${formatLsn(server.flushLsn)}, before ${formatLsn(known.lsn)} (restored from a backup?)`,
+  const pastWal = (lsn: Lsn) =>
+    foreign(
+      `the server's WAL ends at ${formatLsn(server.flushLsn)}, before ${formatLsn(lsn)} (restored from a backup?)`,
     );
-  if (was.timeline === server.timeline) return { kind: 'same', lsn: known.lsn };
+  if (was.timeline === server.timeline)
+    return known.lsn > server.flushLsn ? pastWal(known.lsn) : { kind: 'same', lsn: known.lsn };
+  // An ancestor timeline: the server's history left it at its switch point, so a position past
+  // that point (and past the server's WAL, as it usually is) counts only up to it.
   const switchLsn = history?.get(was.timeline);
   if (switchLsn === undefined)
     return foreign(
       `timeline ${was.timeline} is not in the history of the server's timeline ${server.timeline}`,
     );
+  if (switchLsn > server.flushLsn) return pastWal(switchLsn);
   if (known.lsn <= switchLsn) return { kind: 'same', lsn: known.lsn };
   return { kind: 'capped', lsn: switchLsn, capped: { timeline: was.timeline, switchLsn } };
 }

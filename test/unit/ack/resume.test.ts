@@ -114,6 +114,19 @@ test('a position of an older timeline counts only up to where that timeline left
   });
 });
 
+test('a position of an older timeline past the promoted server’s whole WAL is capped, not refused', () => {
+  // The usual promotion: the old primary had sent more than the standby ever received, and the
+  // new timeline has written little yet, so the old checkpoint lies past the server's WAL end.
+  const promoted = { ...server, timeline: 3, flushLsn: lsn(0x300_1000n) };
+  const history = parseTimelineHistory(HISTORY_3);
+  const verdict = judgeHistory({ identity: primary, lsn: lsn(0x400_0000n) }, promoted, history);
+  assert.deepEqual(verdict, {
+    kind: 'capped',
+    lsn: 0x300_0000n,
+    capped: { timeline: 1, switchLsn: 0x300_0000n },
+  });
+});
+
 test('refuses a position of a later timeline, or of a timeline not in the history', () => {
   const later = judgeHistory(
     { identity: { ...primary, timeline: 4 }, lsn: lsn(0x100n) },
