@@ -7,7 +7,6 @@
  * partitioning (kafkajs' DefaultPartitioner), one request in flight: a failed request is retried
  * as a whole, and a second concurrent request to the same partition could overtake it.
  */
-import { randomUUID } from 'node:crypto';
 import {
   Kafka,
   Partitioners,
@@ -21,6 +20,7 @@ import { RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 import { classifyKafkaError, classifyPerTopic, collidingTopic } from './kafka-errors.ts';
+import { KafkajsBatch, kafkajsCluster, READ_COMMITTED } from './kafkajs-internals.ts';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -188,7 +188,12 @@ class KafkajsSink implements KafkaSink {
     const admin = await this.adminClient();
     const offsets = await admin.fetchTopicOffsets(topic);
     if (offsets.every((p) => p.high === p.low)) return null;
-    return readLatestCommitted(this.kafka, topic, key);
+    const firstOffsets = new Map(offsets.map((p) => [p.partition, p.low]));
+    return withTimeout(
+      readLatestCommitted(this.kafka, topic, key, firstOffsets),
+      60_000,
+      `reading the checkpoint topic "${topic}" took over 60 s`,
+    );
   }
 
   async connect(): Promise<void> {
@@ -540,42 +545,62 @@ function kafkaError(what: string, error: unknown, options: KafkaSinkOptions): Re
 }
 
 /**
- * Reads a topic to its end with read_committed isolation and returns the last value of `key`.
- * The end is known from kafkajs' batch events, which also fire for batches that hold only
- * transaction markers or aborted records: an offset lag of 0 means everything was read.
+ * Reads a topic to its end with read_committed isolation and returns the last value of `key`,
+ * without a consumer group: a group would cost a join (the broker's
+ * group.initial.rebalance.delay.ms, 3 s by default) at every start and takeover, and leave a
+ * throwaway group behind each time. Each partition is fetched from its first offset up to its
+ * last stable offset (past which read_committed shows nothing yet), through the kafkajs cluster
+ * the consumer itself uses, with its own filter of aborted records and transaction markers.
  */
 async function readLatestCommitted(
   kafka: Kafka,
   topic: string,
   key: string,
+  firstOffsets: ReadonlyMap<number, string>,
 ): Promise<Buffer | null> {
-  const consumer = kafka.consumer({
-    groupId: `outbox-relay-checkpoint-reader-${randomUUID()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 200,
-  });
-  let latest: Buffer | null = null;
-  await consumer.connect();
+  const cluster = kafkajsCluster(kafka);
+  await cluster.connect();
   try {
-    const caughtUp = new Promise<void>((resolve) => {
-      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
-        if (event.payload.topic === topic && event.payload.offsetLag === '0') resolve();
-      });
-    });
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: ({ message }) => {
-        if (message.key?.toString() === key)
-          latest = message.value ? Buffer.from(message.value) : null;
-        return Promise.resolve();
-      },
-    });
-    await withTimeout(caughtUp, 60_000, `reading the checkpoint topic "${topic}" took over 60 s`);
+    await cluster.addTargetTopic(topic);
+    let latest: Buffer | null = null;
+    for (const { partitionId, leader } of cluster.findTopicPartitionMetadata(topic)) {
+      let offset = BigInt(firstOffsets.get(partitionId) ?? '0');
+      for (;;) {
+        const broker = await cluster.findBroker({ nodeId: leader });
+        const { responses } = await broker.fetch({
+          isolationLevel: READ_COMMITTED,
+          maxWaitTime: 100,
+          minBytes: 1,
+          maxBytes: 16 * 1024 * 1024,
+          topics: [
+            {
+              topic,
+              partitions: [
+                { partition: partitionId, fetchOffset: String(offset), maxBytes: 4 * 1024 * 1024 },
+              ],
+            },
+          ],
+        });
+        const data = responses[0]?.partitions[0];
+        if (!data || offset >= BigInt(data.lastStableOffset)) break;
+        const batch = new KafkajsBatch(topic, String(offset), data);
+        for (const message of batch.messages)
+          if (message.key?.toString() === key)
+            latest = message.value ? Buffer.from(message.value) : null;
+        const next = BigInt(batch.lastOffset()) + 1n;
+        if (next <= offset)
+          throw new RelayError(
+            'KAFKA_CONNECT',
+            `reading "${topic}" partition ${partitionId} made no progress at offset ${offset}`,
+            { retriable: true },
+          );
+        offset = next;
+      }
+    }
+    return latest;
   } finally {
-    await consumer.disconnect();
+    await cluster.disconnect();
   }
-  return latest;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
