@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { say, since } from './log.ts';
 import { freePort } from './net.ts';
+import { pgBinDir } from './pg-binaries.ts';
 import { isAlive, run, terminate } from './proc.ts';
 import { LOCAL_NAMES, makeCa, makeCertificate } from './tls.ts';
 import type { LocalPostgresState, PostgresTlsInfo, ServiceControl, StopOptions } from './types.ts';
@@ -49,10 +50,22 @@ function serverSettings(state: LocalPostgresState): string {
   ].join('\n');
 }
 
+export interface LocalPostgresOptions {
+  /**
+   * The major version to run (its binaries fetched once if the machine lacks them); default:
+   * RELAY_TEST_PG_VERSION, else RELAY_TEST_PG_BIN, else the newest Debian install.
+   */
+  major?: number;
+  /** Extra postgresql.conf lines, e.g. a setting one test needs. */
+  settings?: readonly string[];
+}
+
 /** initdb + pg_ctl start of a fresh cluster in a new temp dir; about a second. */
-export async function startLocalPostgres(): Promise<LocalPostgresState> {
+export async function startLocalPostgres(
+  opts: LocalPostgresOptions = {},
+): Promise<LocalPostgresState> {
   const t0 = performance.now();
-  const binDir = await findBinDir();
+  const binDir = await findBinDir(opts.major ?? majorFromEnv());
   const owner = await serverOwner();
   const runAs = owner?.prefix ?? [];
   const dir = await mkdtemp(join(tmpdir(), 'outbox-relay-pg-'));
@@ -60,7 +73,7 @@ export async function startLocalPostgres(): Promise<LocalPostgresState> {
   try {
     if (owner) await chown(dir, owner.uid, owner.gid);
     state.tls = await makeServerTls(dir, owner);
-    await initCluster(state, binDir, runAs);
+    await initCluster(state, binDir, runAs, opts.settings ?? []);
     await pgCtl(state, ['start', '-w', '-t', '60', '-l', state.logFile]);
     say(`postgres ${state.version} ready on 127.0.0.1:${state.port} in ${since(t0)} (${dir})`);
     return state;
@@ -89,11 +102,17 @@ function initialState(
   };
 }
 
-async function initCluster(state: LocalPostgresState, binDir: string, runAs: string[]) {
+async function initCluster(
+  state: LocalPostgresState,
+  binDir: string,
+  runAs: string[],
+  settings: readonly string[],
+) {
   const initdb = join(binDir, 'initdb');
   const args = ['-D', state.dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C'];
   await run([...runAs, initdb, ...args, '--no-sync']);
-  await appendFile(join(state.dataDir, 'postgresql.conf'), serverSettings(state));
+  const conf = serverSettings(state) + settings.map((line) => `${line}\n`).join('');
+  await appendFile(join(state.dataDir, 'postgresql.conf'), conf);
   state.version = (await readFile(join(state.dataDir, 'PG_VERSION'), 'utf8')).trim();
 }
 
@@ -114,8 +133,22 @@ async function makeServerTls(dir: string, owner: ServerOwner | null): Promise<Po
   return { caFile: ca.certFile };
 }
 
-/** RELAY_TEST_PG_BIN, else the newest /usr/lib/postgresql/<major>/bin (Debian's layout). */
-async function findBinDir(): Promise<string> {
+/** RELAY_TEST_PG_VERSION: the major version the harness's cluster runs (14 to 18). */
+function majorFromEnv(): number | undefined {
+  const text = process.env.RELAY_TEST_PG_VERSION?.trim();
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text)) {
+    throw new Error(`RELAY_TEST_PG_VERSION=${text}: give a major version, such as 17`);
+  }
+  return Number(text);
+}
+
+/**
+ * The given major's binaries (Debian's, or fetched: see pg-binaries.ts); without one,
+ * RELAY_TEST_PG_BIN, else the newest /usr/lib/postgresql/<major>/bin (Debian's layout).
+ */
+async function findBinDir(major: number | undefined): Promise<string> {
+  if (major !== undefined) return pgBinDir(major);
   const override = process.env.RELAY_TEST_PG_BIN;
   if (override) return override;
   const majors = (await readdir(PG_ROOT).catch(() => [] as string[]))
