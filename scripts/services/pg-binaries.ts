@@ -5,7 +5,7 @@
  * .cache/postgres-<version>/ and unpacked with tar. Those builds have no psql, pg_dump or
  * pg_basebackup; the tests need none of them.
  */
-import { access, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { REPO_ROOT } from './kafka-libs.ts';
 import { say, since } from './log.ts';
@@ -122,12 +122,6 @@ async function hydrateSymlinks(packageDir: string): Promise<number> {
     await symlink(relative(dirname(link), join(packageDir, source)), link);
   }
   return links.length;
-}
-
-/** The majors with a Debian install on this machine (no fetch needed). */
-export async function systemMajors(): Promise<number[]> {
-  const names = await readdir(PG_ROOT).catch(() => [] as string[]);
-  return names.filter((name) => /^\d+$/.test(name)).map(Number);
 }
 
 function exists(path: string): Promise<boolean> {
