@@ -56,8 +56,6 @@ export interface LocalPostgresOptions {
    * RELAY_TEST_PG_VERSION, else RELAY_TEST_PG_BIN, else the newest Debian install.
    */
   major?: number;
-  /** Extra postgresql.conf lines, e.g. a setting one test needs. */
-  settings?: readonly string[];
 }
 
 /** initdb + pg_ctl start of a fresh cluster in a new temp dir; about a second. */
@@ -73,7 +71,7 @@ export async function startLocalPostgres(
   try {
     if (owner) await chown(dir, owner.uid, owner.gid);
     state.tls = await makeServerTls(dir, owner);
-    await initCluster(state, binDir, runAs, opts.settings ?? []);
+    await initCluster(state, binDir, runAs);
     await pgCtl(state, ['start', '-w', '-t', '60', '-l', state.logFile]);
     say(`postgres ${state.version} ready on 127.0.0.1:${state.port} in ${since(t0)} (${dir})`);
     return state;
@@ -102,17 +100,11 @@ function initialState(
   };
 }
 
-async function initCluster(
-  state: LocalPostgresState,
-  binDir: string,
-  runAs: string[],
-  settings: readonly string[],
-) {
+async function initCluster(state: LocalPostgresState, binDir: string, runAs: string[]) {
   const initdb = join(binDir, 'initdb');
   const args = ['-D', state.dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C'];
   await run([...runAs, initdb, ...args, '--no-sync']);
-  const conf = serverSettings(state) + settings.map((line) => `${line}\n`).join('');
-  await appendFile(join(state.dataDir, 'postgresql.conf'), conf);
+  await appendFile(join(state.dataDir, 'postgresql.conf'), serverSettings(state));
   state.version = (await readFile(join(state.dataDir, 'PG_VERSION'), 'utf8')).trim();
 }
 
