@@ -7,7 +7,8 @@
  *   2. testcontainers (postgres:17, apache/kafka:4.1.1, apicurio/apicurio-registry:3.0.9), when a
  *      Docker engine answers;
  *   3. local processes: an initdb'd cluster from the newest /usr/lib/postgresql/<major>/bin (or
- *      RELAY_TEST_PG_BIN), a broker run from Maven Central jars cached in .cache/kafka-<version>/
+ *      RELAY_TEST_PG_BIN; RELAY_TEST_PG_VERSION=<major> picks a version, its binaries fetched
+ *      once if missing: see pg-binaries.ts), a broker run from Maven Central jars cached in .cache/kafka-<version>/
  *      and Apicurio's Maven Central distribution cached in .cache/apicurio-registry-<version>/
  *      (needs java 17+, and mvn for the first fetch).
  * scripts/with-services.ts starts them once per test run; test files call attachServices().

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { say, since } from './log.ts';
 import { freePort } from './net.ts';
+import { pgBinDir } from './pg-binaries.ts';
 import { isAlive, run, terminate } from './proc.ts';
 import { LOCAL_NAMES, makeCa, makeCertificate } from './tls.ts';
 import type { LocalPostgresState, PostgresTlsInfo, ServiceControl, StopOptions } from './types.ts';
@@ -49,10 +50,20 @@ function serverSettings(state: LocalPostgresState): string {
   ].join('\n');
 }
 
+export interface LocalPostgresOptions {
+  /**
+   * The major version to run (its binaries fetched once if the machine lacks them); default:
+   * RELAY_TEST_PG_VERSION, else RELAY_TEST_PG_BIN, else the newest Debian install.
+   */
+  major?: number;
+}
+
 /** initdb + pg_ctl start of a fresh cluster in a new temp dir; about a second. */
-export async function startLocalPostgres(): Promise<LocalPostgresState> {
+export async function startLocalPostgres(
+  opts: LocalPostgresOptions = {},
+): Promise<LocalPostgresState> {
   const t0 = performance.now();
-  const binDir = await findBinDir();
+  const binDir = await findBinDir(opts.major ?? majorFromEnv());
   const owner = await serverOwner();
   const runAs = owner?.prefix ?? [];
   const dir = await mkdtemp(join(tmpdir(), 'outbox-relay-pg-'));
@@ -114,8 +125,22 @@ async function makeServerTls(dir: string, owner: ServerOwner | null): Promise<Po
   return { caFile: ca.certFile };
 }
 
-/** RELAY_TEST_PG_BIN, else the newest /usr/lib/postgresql/<major>/bin (Debian's layout). */
-async function findBinDir(): Promise<string> {
+/** RELAY_TEST_PG_VERSION: the major version the harness's cluster runs (14 to 18). */
+function majorFromEnv(): number | undefined {
+  const text = process.env.RELAY_TEST_PG_VERSION?.trim();
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text)) {
+    throw new Error(`RELAY_TEST_PG_VERSION=${text}: give a major version, such as 17`);
+  }
+  return Number(text);
+}
+
+/**
+ * The given major's binaries (Debian's, or fetched: see pg-binaries.ts); without one,
+ * RELAY_TEST_PG_BIN, else the newest /usr/lib/postgresql/<major>/bin (Debian's layout).
+ */
+async function findBinDir(major: number | undefined): Promise<string> {
+  if (major !== undefined) return pgBinDir(major);
   const override = process.env.RELAY_TEST_PG_BIN;
   if (override) return override;
   const majors = (await readdir(PG_ROOT).catch(() => [] as string[]))

@@ -8,11 +8,18 @@ export interface RunResult {
 }
 
 /** Runs argv to completion; rejects with the command and the tail of its output on failure. */
-export function run(argv: string[], opts: { cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  argv: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new Error('run: empty command'));
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -9,6 +9,7 @@ export type RelayErrorCode =
   | 'PG_SLOT'
   | 'PG_SLOT_BUSY'
   | 'PG_SLOT_LOST'
+  | 'PG_SLOT_INVALIDATED'
   | 'PG_PUBLICATION'
   | 'PG_REPLICATION_LOST'
   | 'KAFKA_CONNECT'

@@ -18,6 +18,7 @@ import type { TopicPartitions } from '../publish/kafka-inspect.ts';
 import type { Logger } from './logger.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
 import { explainCertificate } from '../db/connect.ts';
+import { invalidatedSlotError, slotInvalidation } from '../source/slot.ts';
 
 /** ok ✓, warn ! (works, but look), fail ✗ (the relay will not work), skip - (not checked). */
 export type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -87,6 +88,8 @@ interface SlotRow {
   active_pid: number | null;
   confirmed_flush_lsn: string | null;
   wal_status: string | null;
+  invalidation_reason: string | null;
+  conflicting: boolean | null;
 }
 
 interface Usage {
@@ -362,10 +365,12 @@ function missingSlot(config: RelayConfig): Outcome {
 }
 
 function slotWalStatus(row: SlotRow, name: string, drop: string): Outcome {
-  if (row.wal_status === 'lost') {
+  const invalidation = slotInvalidation(row);
+  if (invalidation !== null) {
+    const { message } = invalidatedSlotError(name, invalidation);
     return fail(
-      `slot "${name}" is lost: PostgreSQL removed WAL it still needed (max_slot_wal_keep_size)`,
-      `${drop} then ${MIGRATE}; the events written since the relay last confirmed are not relayed: republish them from the outbox table.`,
+      message,
+      `With no relay running: outbox-relay offsets reset --recreate --yes (or ${drop} then ${MIGRATE}); the events written since the relay last confirmed are not relayed: send them with outbox-relay replay --from <time>.`,
     );
   }
   if (row.wal_status === 'unreserved') {

@@ -14,6 +14,7 @@ import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { decodePgoutput } from '../decode/pgoutput.ts';
 import { quoteIdent } from '../db/sql.ts';
+import { slotInvalidation } from '../source/slot.ts';
 import { checkpointKey, decodeCheckpoint, type Checkpoint } from '../publish/checkpoint.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
@@ -68,6 +69,11 @@ export interface SlotStatus {
   readonly currentWalLsn: Lsn;
   /** pg_current_wal_insert_lsn(): past every commit made so far, even asynchronous ones. */
   readonly insertWalLsn: Lsn;
+  /**
+   * Why PostgreSQL invalidated the slot (invalidation_reason on 17+, a recovery conflict on 16,
+   * wal_status lost), or null while it can stream; absent where not read.
+   */
+  invalidation?: string | null;
   /** reserved, extended, unreserved or lost (PostgreSQL 13+); null on older servers. */
   readonly walStatus: string | null;
   /** Bytes of WAL that can still be written before the slot is lost; null: no limit set. */
@@ -121,6 +127,11 @@ export async function readSlotStatus(db: pg.ClientBase, slot: string): Promise<S
     currentWalLsn: parseLsn(row.current_lsn),
     insertWalLsn: parseLsn(row.insert_lsn),
     walStatus: typeof s.wal_status === 'string' ? s.wal_status : null,
+    invalidation: slotInvalidation({
+      invalidation_reason: typeof s.invalidation_reason === 'string' ? s.invalidation_reason : null,
+      conflicting: s.conflicting === true,
+      wal_status: typeof s.wal_status === 'string' ? s.wal_status : null,
+    }),
     safeWalSizeBytes: typeof s.safe_wal_size === 'number' ? s.safe_wal_size : null,
     hasSafeWalSize: 'safe_wal_size' in s,
     active: s.active === true,
@@ -182,7 +193,12 @@ export async function lagInTime(
   options: { peek: boolean; publication: string },
 ): Promise<LagTime> {
   if (status.active) return walsenderLag(status);
-  if (!options.peek || status.walStatus === 'lost' || status.plugin !== 'pgoutput') {
+  if (
+    !options.peek ||
+    status.walStatus === 'lost' ||
+    status.invalidation ||
+    status.plugin !== 'pgoutput'
+  ) {
     return unknownLag(
       'no relay attached: Postgres keeps no commit time per LSN; --peek decodes the slot to find the oldest pending commit',
     );
@@ -404,7 +420,8 @@ export async function planReset(
   await waitForFlush(db, now, options.flushTimeoutMs);
   if (target.kind === 'recreate') {
     const from = status.confirmedFlushLsn;
-    const countable = options.countEvents && from !== null && status.walStatus !== 'lost';
+    const countable =
+      options.countEvents && from !== null && status.walStatus !== 'lost' && !status.invalidation;
     const skipped = countable
       ? await countEventsBefore(db, slotTarget, now, options.maxRows)
       : null;
@@ -465,6 +482,15 @@ export function isSlotBusy(error: unknown): boolean {
 
 /** Checks that the slot can still be moved: it has a position, and the WAL it needs. */
 export function checkAdvanceable(status: SlotStatus): Lsn {
+  if (status.invalidation) {
+    throw new RelayError(
+      'PG_SLOT_INVALIDATED',
+      `slot "${status.slot}" was invalidated by PostgreSQL (${status.invalidation}): it cannot move or stream`,
+      {
+        hint: 'Use "outbox-relay offsets reset --recreate --yes", then "outbox-relay replay" for the gap.',
+      },
+    );
+  }
   if (status.walStatus === 'lost') {
     throw new RelayError('PG_SLOT', `slot "${status.slot}" is lost: the WAL it needs was removed`, {
       hint: 'Use "outbox-relay offsets reset --recreate --yes", then "outbox-relay replay" for the gap.',

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { explainCertificate } from '../db/connect.ts';
 import { RelayError } from '../domain/errors.ts';
+import { invalidatedSlotError } from './slot.ts';
 import { INVALID_LSN, parseLsn, type Lsn } from '../domain/lsn.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
 import {
@@ -251,6 +252,8 @@ function asReplicationError(error: unknown, slot: string): RelayError {
       },
     );
   }
+  const invalidation = invalidationOf(error, pgCode, message);
+  if (invalidation !== null) return invalidatedSlotError(slot, invalidation, error);
   if (pgCode === '42704') {
     return new RelayError('PG_SLOT', message, {
       cause: error,
@@ -265,3 +268,20 @@ function asReplicationError(error: unknown, slot: string): RelayError {
     retriable: true,
   });
 }
+
+/**
+ * START_REPLICATION on a slot PostgreSQL invalidated: SQLSTATE 55000, "cannot read from logical
+ * replication slot" (14, 15), "can no longer get changes from replication slot" (16, 17) or "can
+ * no longer access replication slot" (18, with the reason in the detail). Null for other errors.
+ */
+export function invalidationOf(error: unknown, pgCode: string | undefined, message: string) {
+  if (pgCode !== '55000' || !INVALIDATED_SLOT.test(message)) return null;
+  const raw = (error as { detail?: unknown }).detail;
+  const detail = typeof raw === 'string' ? raw : '';
+  const named = /due to "([a-z_]+)"/.exec(detail)?.[1];
+  if (named) return named;
+  return detail.includes('exceeded the maximum reserved size') ? 'wal_removed' : 'invalidated';
+}
+
+const INVALIDATED_SLOT =
+  /(cannot read from logical|can no longer get changes from|can no longer access) replication slot/;

@@ -68,17 +68,64 @@ export async function outboxOid(db: pg.ClientBase, target: SlotTarget): Promise<
   return oid ? Number(oid) : null;
 }
 
-/** Creates the slot when missing (if allowed); a slot of another plugin is an error. */
+/** The columns of pg_replication_slots that say whether a slot can still stream. */
+export interface SlotValidity {
+  /** 17+: wal_removed, rows_removed, wal_level_insufficient, idle_timeout (18); else null. */
+  invalidation_reason?: string | null;
+  /** 16+: invalidated by a conflict with recovery (16: by anything); null before 16. */
+  conflicting?: boolean | null;
+  /** 13+: 'lost' once the WAL the slot needs was removed (max_slot_wal_keep_size). */
+  wal_status?: string | null;
+}
+
+/**
+ * Why PostgreSQL invalidated the slot, or null while it can stream. An invalidated slot never
+ * streams again (PostgreSQL refuses it on every try), so retrying is pointless.
+ */
+export function slotInvalidation(row: SlotValidity): string | null {
+  if (row.invalidation_reason) return row.invalidation_reason;
+  // Before wal_status: PostgreSQL 16 sets conflicting for every invalidation, WAL removal too.
+  if (row.wal_status === 'lost') return 'wal_removed';
+  if (row.conflicting === true) return 'conflict with recovery';
+  return null;
+}
+
+const INVALIDATION_CAUSES: Readonly<Record<string, string>> = {
+  wal_removed: 'PostgreSQL removed WAL it still needed (max_slot_wal_keep_size)',
+  idle_timeout: 'it stayed unused longer than idle_replication_slot_timeout',
+  rows_removed: 'catalog rows it needed were removed (a conflict with recovery)',
+  wal_level_insufficient: 'wal_level on the primary went below logical',
+};
+
+/** Not retriable: the relay and migrate stop, and say how to recover. */
+export function invalidatedSlotError(slot: string, reason: string, cause?: unknown): RelayError {
+  const why = INVALIDATION_CAUSES[reason];
+  return new RelayError(
+    'PG_SLOT_INVALIDATED',
+    `replication slot "${slot}" was invalidated by PostgreSQL (${why ? `${reason}: ${why}` : reason}) and can never stream again`,
+    {
+      cause,
+      hint:
+        `With no relay running, drop and recreate the slot: "outbox-relay offsets reset --recreate --yes" ` +
+        `(or SELECT pg_drop_replication_slot('${slot}'); then "outbox-relay migrate"); then send the ` +
+        'events written since the relay last confirmed with "outbox-relay replay --from <time>" ' +
+        '(consumers deduplicate on event_id), and start the relay.',
+    },
+  );
+}
+
+/**
+ * Creates the slot when missing (if allowed); a slot of another plugin, or one PostgreSQL
+ * invalidated, is an error.
+ */
 export async function ensureSlot(
   db: pg.ClientBase,
   slot: string,
   create: boolean,
 ): Promise<SlotState> {
-  const { rows } = await db.query<{
-    plugin: string;
-    slot_type: string;
-    confirmed_flush_lsn: string | null;
-  }>(SQL.slotInfo, [slot]);
+  const { rows } = await db.query<
+    SlotValidity & { plugin: string; slot_type: string; confirmed_flush_lsn: string | null }
+  >(SQL.slotInfo, [slot]);
   const existing = rows[0];
   if (existing) {
     if (existing.slot_type !== 'logical' || existing.plugin !== 'pgoutput') {
@@ -90,6 +137,8 @@ export async function ensureSlot(
         },
       );
     }
+    const invalidation = slotInvalidation(existing);
+    if (invalidation !== null) throw invalidatedSlotError(slot, invalidation);
     const lsn = existing.confirmed_flush_lsn;
     return { created: false, confirmedFlushLsn: lsn ? parseLsn(lsn) : null };
   }
