@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { planEvents, writeTransactions } from '../support/fixtures.ts';
-import { spawnRelay } from '../support/relay.ts';
+import { planEvents, writeTransactions, type TestEvent } from '../support/fixtures.ts';
+import { spawnRelay, type RelayChild } from '../support/relay.ts';
 import { readBack, scenario, stopRelay, type Scenario } from '../support/scenario.ts';
 
 async function eosScenario(label: string, extra: Record<string, string> = {}) {
@@ -67,6 +67,17 @@ async function forge(
 
 const FAR_AHEAD = 'FF/0';
 
+/** Every event of `transactions` reaches a read_committed reader once, in order. */
+async function publishedOnce(s: Scenario, relay: RelayChild, transactions: TestEvent[][]) {
+  await relay.waitForLog('streaming', 60_000);
+  const count = await readBack(s, transactions.flat(), 60_000, 'read_committed');
+  assert.deepEqual(
+    { lost: count.lost, duplicated: count.duplicated, reordered: count.reordered },
+    { lost: 0, duplicated: 0, reordered: 0 },
+    `lost: ${count.lostIds.join(', ')}`,
+  );
+}
+
 test('exactly-once: a checkpoint past this server’s WAL stops the relay with exit 1, naming both histories; RELAY_CHECKPOINT_MISMATCH=ignore publishes everything', async (t) => {
   const s = await eosScenario('ckpt_ahead');
   try {
@@ -110,12 +121,7 @@ test('exactly-once: a checkpoint past this server’s WAL stops the relay with e
 
     const relay = spawnRelay({ ...s.env, RELAY_CHECKPOINT_MISMATCH: 'ignore' });
     try {
-      await relay.waitForLog('streaming', 60_000);
-      const count = await readBack(s, transactions.flat(), 60_000, 'read_committed');
-      assert.deepEqual(
-        { lost: count.lost, duplicated: count.duplicated, reordered: count.reordered },
-        { lost: 0, duplicated: 0, reordered: 0 },
-      );
+      await publishedOnce(s, relay, transactions);
       assert.ok(
         relay.logs.some((l) => String(l.msg).startsWith('ignoring a checkpoint of another')),
         'it said what it ignored',
@@ -159,13 +165,7 @@ test('exactly-once: checkpoints under another database’s key or the old slot-o
     await writeTransactions(s.pool, s.names, transactions);
     const relay = spawnRelay(s.env);
     try {
-      await relay.waitForLog('streaming', 60_000);
-      const count = await readBack(s, transactions.flat(), 60_000, 'read_committed');
-      assert.deepEqual(
-        { lost: count.lost, duplicated: count.duplicated, reordered: count.reordered },
-        { lost: 0, duplicated: 0, reordered: 0 },
-        `lost: ${count.lostIds.join(', ')}`,
-      );
+      await publishedOnce(s, relay, transactions);
       assert.ok(
         !relay.logs.some((l) => String(l.msg).startsWith('ignoring a checkpoint')),
         'none of them was even read',
