@@ -425,7 +425,9 @@ test('refuses, with exit code 2, to replay several events of an aggregate from a
 
     const migrated = await runCli(['migrate', '--no-slot', '--json'], env);
     assert.equal(migrated.code, 0, migrated.stderr);
-    assert.deepEqual(JSON.parse(migrated.stdout).applied, ['0003_outbox_commit_order.sql']);
+    assert.deepEqual((JSON.parse(migrated.stdout) as { applied: string[] }).applied, [
+      '0003_outbox_commit_order.sql',
+    ]);
     const later = [eventOf('agg-a', 2), eventOf('agg-b', 1)];
     await writeTransactions(pool, names, [later]);
     const listed = await replay(['--all', '--dry-run'], env);
