@@ -4,7 +4,6 @@ import {
   connectReader,
   REPLAY_ORDERS,
   type OutboxSelection,
-  type ReplayOrder,
   type SelectorName,
 } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
@@ -162,7 +161,7 @@ export function replayRequest(options: Record<string, unknown>): ReplayRequest {
     topic: overrideTopic(options.topic),
     dryRun: options.dryRun === true,
     rate: rateFrom(options.rate),
-    order: options.order === 'created-at' ? 'created-at' : ('commit' satisfies ReplayOrder),
+    order: options.order === 'created-at' ? 'created-at' : 'commit',
   };
 }
 

@@ -251,12 +251,13 @@ test('refuses to run without a selector, with exit code 2 and a message naming t
     assert.match(result.stderr, new RegExp(`${option}\\b`));
 });
 
-test('an unknown option, a bad --rate or --topic, or a time PostgreSQL cannot read exits with 2', async () => {
+test('an unknown option, a bad --rate, --order or --topic, or a time PostgreSQL cannot read exits with 2', async () => {
   const outbox = await outboxWith('replay_usage', 1);
   try {
     for (const [args, message] of [
       [['--all', '--bogus'], /unknown option '--bogus'/],
       [['--all', '--rate', 'fast'], /--rate must be a positive number/],
+      [['--all', '--order', 'start'], /'--order <order>' argument 'start' is invalid/],
       [['--all', '--topic', 'no spaces'], /--topic "no spaces" is not a legal Kafka topic name/],
       [['--from', 'the day before'], /selector's value is not valid: .*the day before/],
     ] as const) {
