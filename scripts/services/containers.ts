@@ -89,7 +89,12 @@ export async function startContainers(): Promise<ServicesState> {
 }
 
 function postgresFlags(): string[] {
-  const settings = ['wal_level=logical', 'max_replication_slots=64', 'max_wal_senders=64'];
+  const settings = [
+    'wal_level=logical',
+    'max_replication_slots=64',
+    'max_wal_senders=64',
+    'track_commit_timestamp=on',
+  ];
   return [...settings, 'fsync=off'].flatMap((setting) => ['-c', setting]);
 }
 

@@ -22,7 +22,8 @@ const PG_ROOT = '/usr/lib/postgresql';
 const SERVER_USER = 'postgres';
 
 /**
- * Settings the relay's tests need (logical decoding, many slots for slot-per-test) plus a few
+ * Settings the relay's tests need (logical decoding, many slots for slot-per-test, commit
+ * timestamps for replay in commit order) plus a few
  * that trade durability for speed, which a throwaway cluster does not need.
  */
 function serverSettings(state: LocalPostgresState): string {
@@ -35,6 +36,7 @@ function serverSettings(state: LocalPostgresState): string {
     'wal_level = logical',
     'max_replication_slots = 64',
     'max_wal_senders = 64',
+    'track_commit_timestamp = on',
     'fsync = off',
     'synchronous_commit = off',
     'full_page_writes = off',

@@ -19,7 +19,7 @@ const SYMBOL: Record<FindingStatus, string> = { ok: '✓', warn: '!', fail: '✗
 export function doctorCommand(): Command {
   const command = new Command('doctor')
     .description(
-      'Check PostgreSQL (wal_level, slots, senders, role, publication, slot and its lag) and Kafka (reachable, topic partitions), printing the fix for each finding. Changes nothing. Exit 0: no failures (warnings allowed); 1: a check failed; 2: invalid configuration.',
+      'Check PostgreSQL (wal_level, slots, senders, role, publication, what replay needs for commit order, slot and its lag) and Kafka (reachable, topic partitions), printing the fix for each finding. Changes nothing. Exit 0: no failures (warnings allowed); 1: a check failed; 2: invalid configuration.',
     )
     .option('--json', 'print the findings as a JSON array');
   addSettingFlags(command, [

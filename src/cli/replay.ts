@@ -1,6 +1,11 @@
 /** `outbox-relay replay`: publishes again events still in the outbox table. */
-import { Command } from 'commander';
-import { connectReader, type OutboxSelection, type SelectorName } from '../db/outbox-reader.ts';
+import { Command, Option } from 'commander';
+import {
+  connectReader,
+  REPLAY_ORDERS,
+  type OutboxSelection,
+  type SelectorName,
+} from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
 import { encoderFrom, routerFrom } from '../pipeline/create.ts';
 import { createLogger } from '../ops/logger.ts';
@@ -32,11 +37,17 @@ const SELECTOR_LIST = Object.values(SELECTOR_FLAGS).join(', ');
 const HELP = `
 Selectors combine: an event is replayed when it matches every one given. Times are anything
 PostgreSQL reads as a timestamptz (ISO 8601 such as 2026-05-01T12:00:00Z; without an offset,
-UTC). Events are sent in (created_at, id) order, so each aggregate's events in created_at order,
-with the router's topic, key and headers, plus the headers replay=true and replayed_at=<ISO time>.
-It reads the table with plain SELECTs and uses its own Kafka producer: it never touches the slot
-or the publication, and is safe to run beside a live relay. Only rows still in the table can be
-replayed (prune deletes them after RELAY_RETENTION).
+UTC). Events are sent with the router's topic, key and headers, plus the headers replay=true and
+replayed_at=<ISO time>. It reads the table with plain SELECTs and uses its own Kafka producer: it
+never touches the slot or the publication, and is safe to run beside a live relay. Only rows
+still in the table can be replayed (prune deletes them after RELAY_RETENTION).
+
+Order: events are sent in the order their transactions committed (by commit time, then
+transaction id, then their place in the transaction), so each aggregate's events in commit order.
+That needs the tx_id and tx_seq columns ("outbox-relay migrate") and track_commit_timestamp = on
+in PostgreSQL. Without them, replay refuses (exit 2) a selection in which an aggregate has two
+events or more, unless given --order created-at: (created_at, id) order, the transactions' start
+times, in which overlapping transactions can come out of commit order.
 
 Examples:
   outbox-relay replay --aggregate-id order-42 --dry-run
@@ -46,7 +57,8 @@ Examples:
 Exit codes:
   0  done (rows that cannot become events are skipped, each named on stderr)
   1  failure of Kafka or PostgreSQL; the message says how far it got and how to go on
-  2  invalid usage or configuration (no selector, a bad option or setting)
+  2  invalid usage or configuration (no selector, a bad option or setting), or commit order is
+     not known for a selection that needs it (see Order)
 `;
 
 export function replayCommand(): Command {
@@ -69,9 +81,17 @@ export function replayCommand(): Command {
       'print each event that would be sent (id, topic, key, event type) and the count; send nothing',
     )
     .option('--rate <events/s>', 'send at most this many events per second')
+    .addOption(
+      new Option(
+        '--order <order>',
+        'commit: the order the transactions committed in; created-at: (created_at, id), the order before migration 0003 (see Order below)',
+      )
+        .choices(REPLAY_ORDERS)
+        .default('commit'),
+    )
     .option(
       '--json',
-      'print a summary object {selected, sent, skipped, topics, dryRun} for scripts',
+      'print a summary object {selected, sent, skipped, topics, dryRun, order} for scripts',
     );
   addSettingFlags(command, ['pgUrl', 'kafkaBrokers', 'outboxTable', 'topicTemplate', 'logLevel']);
   command.addHelpText('after', HELP);
@@ -141,6 +161,7 @@ export function replayRequest(options: Record<string, unknown>): ReplayRequest {
     topic: overrideTopic(options.topic),
     dryRun: options.dryRun === true,
     rate: rateFrom(options.rate),
+    order: options.order === 'created-at' ? 'created-at' : 'commit',
   };
 }
 

@@ -33,10 +33,16 @@ const MIGRATION_LOCK_KEY = 0x0ba1_7e1a;
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 export function renderMigration(template: string, target: MigrationTarget): string {
+  const qualified = (name: string) => `${quoteIdent(target.schema)}.${quoteIdent(name)}`;
+  const txSeq = `${target.table}_tx_seq`;
   const values: Record<string, string> = {
     schema: quoteIdent(target.schema),
     table: quoteIdent(target.table),
     table_created_at_index: quoteIdent(`${target.table}_created_at_idx`),
+    tx_seq_sequence: quoteIdent(txSeq),
+    /** Literals of qualified names, for ::regclass. */
+    table_regclass: quoteLiteral(qualified(target.table)),
+    tx_seq_sequence_regclass: quoteLiteral(qualified(txSeq)),
     publication_literal: quoteLiteral(target.publication),
     schema_literal: quoteLiteral(target.schema),
     table_literal: quoteLiteral(target.table),

@@ -2,10 +2,22 @@
  * Reads rows that are still in the outbox table, for `replay`, with plain SELECTs on an ordinary
  * connection: never the WAL, the slot or the publication, so it can run beside a live relay.
  *
- * Keyset pagination on (created_at, id): each page is one short statement with its own snapshot,
- * so no lock beyond a plain SELECT's and no snapshot is held between pages (vacuum is not held
- * back however long a replay takes). Rows committed meanwhile inside the selection, ahead of the
- * cursor, are read too.
+ * Two orders (ReplayOrder):
+ *
+ * - "commit": the order the transactions committed in, as far as PostgreSQL can tell: by the
+ *   commit time of the writing transaction (pg_xact_commit_timestamp of tx_id, which needs
+ *   track_commit_timestamp = on), then tx_id, then tx_seq (the row's place in its transaction).
+ *   Rows that have no tx_id (written before migration 0003) come first, in (created_at, id)
+ *   order; then rows whose commit time is unknown (committed while track_commit_timestamp was
+ *   off, or so long ago that PostgreSQL has discarded it), in (tx_id, tx_seq) order. Both
+ *   groups committed before the next one began (0003's ALTER TABLE waits for open writers, and
+ *   turning the setting on needs a restart), so only their inner order is approximate. No index
+ *   can serve this order, so the whole selection is sorted once, into a WITH HOLD cursor: the
+ *   snapshot is held only while that sort runs, and rows committed after it are not read.
+ * - "created-at": (created_at, id), read by keyset pagination on the created_at index: each page
+ *   is one short statement with its own snapshot, so none is held between pages. created_at is
+ *   the transaction's start, so overlapping transactions may come out of commit order. Rows
+ *   committed meanwhile inside the selection, ahead of the cursor, are read too.
  */
 import pg from 'pg';
 import { OUTBOX_COLUMNS } from '../decode/outbox-row.ts';
@@ -60,6 +72,18 @@ const CONDITIONS: Readonly<Record<SelectorName, (param: string) => string>> = {
 
 export const SELECTOR_NAMES = Object.keys(CONDITIONS) as SelectorName[];
 
+/** See the file's comment. */
+export type ReplayOrder = 'commit' | 'created-at';
+export const REPLAY_ORDERS: readonly ReplayOrder[] = ['commit', 'created-at'];
+
+/** What "commit" order needs, on the server and in the table. */
+export interface CommitOrderSupport {
+  readonly tableFound: boolean;
+  /** The table has tx_id and tx_seq (migration 0003). */
+  readonly columns: boolean;
+  readonly trackCommitTimestamp: boolean;
+}
+
 /** Where the previous page ended. */
 interface Cursor {
   readonly createdAt: string;
@@ -86,8 +110,108 @@ export async function connectReader(pgUrl: string, applicationName: string): Pro
   return db;
 }
 
-/** The selected rows in (created_at, id) order, a page at a time. */
-export async function* readOutbox(
+const SUPPORT_SQL = `SELECT to_regclass($1) IS NOT NULL AS table_found,
+         current_setting('track_commit_timestamp')::bool AS track_commit_timestamp,
+         (SELECT count(*) FROM pg_attribute
+           WHERE attrelid = to_regclass($1) AND attname IN ('tx_id', 'tx_seq')
+             AND NOT attisdropped) = 2 AS columns`;
+
+export async function commitOrderSupport(
+  db: pg.ClientBase,
+  table: OutboxTable,
+): Promise<CommitOrderSupport> {
+  const [row] = await queryPage<{
+    table_found: boolean;
+    track_commit_timestamp: boolean;
+    columns: boolean;
+  }>(db, table, { text: SUPPORT_SQL, values: [qualifiedName(table)] });
+  return {
+    tableFound: row?.table_found === true,
+    columns: row?.columns === true,
+    trackCommitTimestamp: row?.track_commit_timestamp === true,
+  };
+}
+
+/** How many aggregates have more than one event in the selection: those whose order matters. */
+export async function aggregatesWithSeveralEvents(
+  db: pg.ClientBase,
+  table: OutboxTable,
+  selection: OutboxSelection,
+): Promise<number> {
+  const { values, where } = conditionsOf(selection);
+  const text = [
+    'SELECT count(*)::int AS n FROM (SELECT 1',
+    `FROM ${qualifiedName(table)} AS o`,
+    where,
+    'GROUP BY o.aggregate_type, o.aggregate_id HAVING count(*) > 1) AS several',
+  ];
+  const rows = await queryPage<{ n: number }>(db, table, { text: lines(text), values });
+  return rows[0]?.n ?? 0;
+}
+
+/** The selected rows in the given order, a page at a time. */
+export function readOutbox(
+  db: pg.ClientBase,
+  table: OutboxTable,
+  selection: OutboxSelection,
+  pageSize: number,
+  order: ReplayOrder = 'created-at',
+): AsyncGenerator<OutboxTextRow[]> {
+  return order === 'commit'
+    ? readInCommitOrder(db, table, selection, pageSize)
+    : readInCreatedAtOrder(db, table, selection, pageSize);
+}
+
+const CURSOR = 'outbox_relay_replay';
+
+async function* readInCommitOrder(
+  db: pg.ClientBase,
+  table: OutboxTable,
+  selection: OutboxSelection,
+  pageSize: number,
+): AsyncGenerator<OutboxTextRow[]> {
+  const query = commitOrderQuery(table, selection);
+  await queryPage(db, table, { text: 'BEGIN' });
+  try {
+    await queryPage(db, table, {
+      text: `DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${query.text}`,
+      values: query.values ?? [],
+    });
+    await queryPage(db, table, { text: 'COMMIT' }); // sorts, and lets the snapshot go
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  try {
+    for (;;) {
+      const rows = await queryPage(db, table, { text: `FETCH ${pageSize} FROM ${CURSOR}` });
+      if (rows.length > 0) yield rows;
+      if (rows.length < pageSize) return;
+    }
+  } finally {
+    await db.query(`CLOSE ${CURSOR}`).catch(() => undefined);
+  }
+}
+
+/**
+ * The whole selection in commit order (see the file's comment). The group keys are booleans:
+ * false sorts first, so rows without tx_id, then rows without a commit time, then the rest.
+ */
+export function commitOrderQuery(table: OutboxTable, selection: OutboxSelection): pg.QueryConfig {
+  const { values, where } = conditionsOf(selection);
+  const text = [
+    `SELECT ${selectList()}`,
+    `FROM ${qualifiedName(table)} AS o`,
+    // STRICT: NULL for a NULL tx_id, without asking the commit-timestamp module.
+    'CROSS JOIN LATERAL (SELECT pg_xact_commit_timestamp(xid(o.tx_id)) AS at) AS committed',
+    where,
+    'ORDER BY o.tx_id IS NOT NULL, committed.at IS NOT NULL, committed.at, o.tx_id, o.tx_seq,',
+    '  o.created_at, o.id',
+  ];
+  return { text: lines(text), values };
+}
+
+async function* readInCreatedAtOrder(
   db: pg.ClientBase,
   table: OutboxTable,
   selection: OutboxSelection,
@@ -95,7 +219,11 @@ export async function* readOutbox(
 ): AsyncGenerator<OutboxTextRow[]> {
   let after: Cursor | null = null;
   for (;;) {
-    const rows = await queryPage(db, table, pageQuery(table, selection, after, pageSize));
+    const rows: OutboxTextRow[] = await queryPage(
+      db,
+      table,
+      pageQuery(table, selection, after, pageSize),
+    );
     if (rows.length > 0) yield rows;
     const last = rows[rows.length - 1];
     if (!last || rows.length < pageSize) return;
@@ -110,32 +238,53 @@ export function pageQuery(
   after: Cursor | null,
   limit: number,
 ): pg.QueryConfig {
+  const extra = after
+    ? // The row comparison lets the created_at index bound the scan.
+      [(p: Param) => `(o.created_at, o.id) > (${p(after.createdAt)}, ${p(after.id)})`]
+    : [];
+  const { values, where, param } = conditionsOf(selection, extra);
+  const text = [
+    `SELECT ${selectList()}`,
+    `FROM ${qualifiedName(table)} AS o`,
+    where,
+    `ORDER BY o.created_at, o.id LIMIT ${param(limit)}`,
+  ];
+  return { text: lines(text), values };
+}
+
+type Param = (value: unknown) => string;
+
+/** The WHERE clause of the selection (and any extra conditions), with its parameters. */
+function conditionsOf(selection: OutboxSelection, extra: ((param: Param) => string)[] = []) {
   const values: unknown[] = [];
-  const param = (value: unknown) => `$${values.push(value)}`;
+  const param: Param = (value) => `$${values.push(value)}`;
   const conditions = SELECTOR_NAMES.filter((name) => selection[name] !== undefined).map((name) =>
     CONDITIONS[name](param(selection[name])),
   );
-  if (after) {
-    // The row comparison lets the created_at index bound the scan.
-    conditions.push(`(o.created_at, o.id) > (${param(after.createdAt)}, ${param(after.id)})`);
-  }
-  const columns = OUTBOX_COLUMNS.map((c) => `o.${quoteIdent(c)}::text AS ${quoteIdent(c)}`);
-  const text = [
-    `SELECT ${columns.join(', ')}`,
-    `FROM ${quoteIdent(table.schema)}.${quoteIdent(table.table)} AS o`,
-    conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '',
-    `ORDER BY o.created_at, o.id LIMIT ${param(limit)}`,
-  ];
-  return { text: text.filter(Boolean).join('\n'), values };
+  conditions.push(...extra.map((condition) => condition(param)));
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  return { values, where, param };
 }
 
-async function queryPage(
+function selectList(): string {
+  return OUTBOX_COLUMNS.map((c) => `o.${quoteIdent(c)}::text AS ${quoteIdent(c)}`).join(', ');
+}
+
+function qualifiedName(table: OutboxTable): string {
+  return `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
+}
+
+function lines(text: readonly string[]): string {
+  return text.filter(Boolean).join('\n');
+}
+
+async function queryPage<R extends object = OutboxTextRow>(
   db: pg.ClientBase,
   table: OutboxTable,
   query: pg.QueryConfig,
-): Promise<OutboxTextRow[]> {
+): Promise<R[]> {
   try {
-    return (await db.query<OutboxTextRow>(query)).rows;
+    return (await db.query<R & pg.QueryResultRow>(query)).rows;
   } catch (error) {
     throw readError(error, `${table.schema}.${table.table}`);
   }

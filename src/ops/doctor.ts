@@ -8,6 +8,7 @@ import pg from 'pg';
 import { redactUrl } from '../config/redact.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { quoteIdent, quoteLiteral, SQL } from '../db/sql.ts';
+import { commitOrderSupport } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
 import { parseLsn } from '../domain/lsn.ts';
 import { registryClientFrom, type RegistryClient } from '../encode/registry-client.ts';
@@ -336,6 +337,37 @@ async function publishesTable(db: pg.ClientBase, config: RelayConfig): Promise<b
   );
 }
 
+/** What `replay` needs to send each aggregate's events in commit order (see its refusal). */
+async function replayOrder({ db, config }: PgContext): Promise<Outcome> {
+  const table = outboxTable(config);
+  const support = await commitOrderSupport(db, {
+    schema: config.outboxSchema,
+    table: config.outboxTable,
+  });
+  if (!support.tableFound) return skip(`no table ${table} (see "outbox table access")`);
+  const problems: string[] = [];
+  const fixes: string[] = [];
+  if (!support.columns) {
+    problems.push(`${table} has no tx_id and tx_seq columns (migration 0003)`);
+    fixes.push(`${MIGRATE} adds them.`);
+  }
+  if (!support.trackCommitTimestamp) {
+    problems.push('track_commit_timestamp is off');
+    fixes.push(
+      'ALTER SYSTEM SET track_commit_timestamp = on; then restart PostgreSQL (on a managed service, set its parameter).',
+    );
+  }
+  if (problems.length === 0) {
+    return ok(
+      `track_commit_timestamp = on and ${table} has tx_id, tx_seq: replay sends each aggregate's events in commit order`,
+    );
+  }
+  return warn(
+    `${problems.join(', and ')}: replay cannot know the commit order, and refuses to replay two events or more of one aggregate unless given --order created-at (the transactions' start order)`,
+    fixes.join(' '),
+  );
+}
+
 async function slot({ db, config }: PgContext): Promise<Outcome> {
   const name = config.slot;
   const row = await slotRow(db, name);
@@ -434,6 +466,7 @@ const POSTGRES_CHECKS: readonly Check<PgContext>[] = [
   { name: 'replication role', run: replicationRole },
   { name: 'outbox table access', run: outboxSelect },
   { name: 'publication', run: publication },
+  { name: 'replay order', run: replayOrder },
   { name: 'slot', run: slot },
   { name: 'slot lag', run: slotLag },
 ];

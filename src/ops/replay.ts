@@ -4,20 +4,27 @@
  * encoder. So a replayed record has the original's topic (unless overridden), key, headers and
  * value byte for byte, plus two headers that mark it as a replay.
  *
- * Order: rows are read and sent in (created_at, id) order, one produce request at a time, each
- * acknowledged (acks=all) before the next. One aggregate's events share a key, so a partition,
- * and reach it in created_at order. Rows written in one transaction share created_at (now() is
- * the transaction's start) and the table does not record their order within it: those go by id.
+ * Order: rows are read and sent in commit order (see src/db/outbox-reader.ts), one produce
+ * request at a time, each acknowledged (acks=all) before the next. One aggregate's events share
+ * a key, so a partition, and reach it in the order their transactions committed. That order
+ * needs tx_id and tx_seq (migration 0003) and track_commit_timestamp = on; without them, a
+ * selection in which some aggregate has two events or more is refused, unless the operator asks
+ * for (created_at, id) order: the transactions' start times, which overlapping transactions do
+ * not commit in, and random ids within one transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { OUTBOX_COLUMNS, rowToEvent, type BadRowReason } from '../decode/outbox-row.ts';
 import type { Relation } from '../decode/pgoutput.ts';
 import {
+  aggregatesWithSeveralEvents,
+  commitOrderSupport,
   readOutbox,
+  type CommitOrderSupport,
   type OutboxSelection,
   type OutboxTable,
   type OutboxTextRow,
+  type ReplayOrder,
 } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
@@ -39,6 +46,8 @@ export interface ReplayRequest {
   readonly dryRun: boolean;
   /** At most this many events per second. */
   readonly rate?: number | undefined;
+  /** "commit" (the default) or "created-at", the operator's explicit opt-in to the old order. */
+  readonly order?: ReplayOrder | undefined;
 }
 
 export interface ReplayDeps {
@@ -92,6 +101,11 @@ export interface ReplaySummary {
   /** Records per topic: sent, or in a dry run, that would be sent. */
   topics: Record<string, number>;
   dryRun: boolean;
+  /**
+   * The order the events were read and sent in. "created-at" when asked for, or when commit
+   * order is not known and no aggregate has two events in the selection (so none can reorder).
+   */
+  order: ReplayOrder;
 }
 
 interface PlannedRecord extends KafkaRecord {
@@ -108,19 +122,21 @@ function outboxRelation(table: OutboxTable): Relation {
 }
 
 export async function replay(deps: ReplayDeps, request: ReplayRequest): Promise<ReplaySummary> {
+  const order = await chooseOrder(deps, request);
   const summary: ReplaySummary = {
     selected: 0,
     sent: 0,
     skipped: 0,
     topics: {},
     dryRun: request.dryRun,
+    order,
   };
   const started = performance.now();
   const progress = () =>
     deps.hooks?.progress?.({ ...summary, elapsedMs: performance.now() - started });
   const send = request.dryRun ? null : sender(deps, request, summary);
   const plan = planner(deps, request, summary);
-  const pages = readOutbox(deps.db, deps.table, request.selection, deps.batchMaxEvents);
+  const pages = readOutbox(deps.db, deps.table, request.selection, deps.batchMaxEvents, order);
   try {
     for await (const rows of pages) {
       summary.selected += rows.length;
@@ -133,6 +149,46 @@ export async function replay(deps: ReplayDeps, request: ReplayRequest): Promise<
     throw withResumeHint(error, summary.sent, send?.resumeFrom() ?? null);
   }
   return summary;
+}
+
+/**
+ * Commit order when it is known; otherwise refuses (exit 2) a selection whose order matters: one
+ * in which some aggregate has more than one event.
+ */
+async function chooseOrder(deps: ReplayDeps, request: ReplayRequest): Promise<ReplayOrder> {
+  if (request.order === 'created-at') return 'created-at';
+  const support = await commitOrderSupport(deps.db, deps.table);
+  // No table: the read that follows fails with its own message and fix.
+  if (!support.tableFound) return 'created-at';
+  const missing = missingForCommitOrder(support);
+  if (missing.length === 0) return 'commit';
+  const several = await aggregatesWithSeveralEvents(deps.db, deps.table, request.selection);
+  if (several === 0) return 'created-at';
+  const table = `${deps.table.schema}.${deps.table.table}`;
+  throw new RelayError(
+    'CONFIG_INVALID',
+    `replay cannot know the order in which the events of ${table} were committed: ${missing.map((m) => m.problem).join(', and ')}; ${several} aggregate(s) of the selection have more than one event, which could go out of order`,
+    {
+      hint: `${missing.map((m) => m.fix).join(' ')} Or pass --order created-at to send them in (created_at, id) order: their transactions' start times, so events of overlapping transactions, or of one transaction, may go out of the order they were committed in.`,
+    },
+  );
+}
+
+function missingForCommitOrder(support: CommitOrderSupport) {
+  const missing: { problem: string; fix: string }[] = [];
+  if (!support.columns) {
+    missing.push({
+      problem: 'the table has no tx_id and tx_seq columns (migration 0003)',
+      fix: 'Run "outbox-relay migrate" to add them (events written before it are replayed first, in created_at order).',
+    });
+  }
+  if (!support.trackCommitTimestamp) {
+    missing.push({
+      problem: 'track_commit_timestamp is off',
+      fix: 'Set track_commit_timestamp = on (ALTER SYSTEM SET track_commit_timestamp = on;) and restart PostgreSQL; events committed before that are replayed first, in transaction id order.',
+    });
+  }
+  return missing;
 }
 
 /** Turns rows into records as the replication session does, skipping what it dead-letters. */
@@ -202,7 +258,11 @@ function sender(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary
       progress();
     }
   };
-  return Object.assign(send, { resumeFrom: () => lastAcknowledged?.createdAt ?? null });
+  // In commit order, created_at is no safe point to go on from: a transaction that started
+  // earlier may have committed, and be sent, later.
+  const resumeFrom = () =>
+    summary.order === 'created-at' ? (lastAcknowledged?.createdAt ?? null) : null;
+  return Object.assign(send, { resumeFrom });
 }
 
 function countEvent(hooks: ReplayHooks | undefined, summary: ReplaySummary, r: PlannedRecord) {
@@ -265,7 +325,7 @@ function withResumeHint(error: unknown, sent: number, resumeFrom: string | null)
   if (!(error instanceof RelayError) || error.code === 'CONFIG_INVALID') return error;
   const resume = resumeFrom
     ? `Then run the same replay with --from ${isoTime(resumeFrom)} to go on (events created at that instant are sent again).`
-    : 'Then run the same replay again.';
+    : 'Then run the same replay again (it sends again the events already sent).';
   return new RelayError(error.code, `${error.message} (after ${sent} events were sent)`, {
     cause: error,
     retriable: error.retriable,

@@ -129,6 +129,24 @@ test('doctor fails on a missing publication and slot, with fixes that name outbo
   );
 });
 
+test('doctor warns, and still exits 0, when the outbox lacks the tx_id and tx_seq columns replay orders by', async () => {
+  const { pgUrl, kafkaBrokers } = await services();
+  const legacy = uniqueNames('doctor_legacy');
+  await prepareOutbox(pgUrl, legacy, { before: 3 });
+  try {
+    const result = await doctorJson(relayEnv(pgUrl, kafkaBrokers, legacy));
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const order = result.byName('replay order');
+    assert.equal(order.status, 'warn');
+    assert.match(order.detail, /has no tx_id and tx_seq columns \(migration 0003\)/);
+    assert.match(order.detail, /--order created-at/);
+    assert.doesNotMatch(order.detail, /track_commit_timestamp/, 'the test cluster records them');
+    assert.equal(order.fix, 'outbox-relay migrate adds them.');
+  } finally {
+    await dropOutbox(pgUrl, legacy);
+  }
+});
+
 test('doctor finds wal_level=replica on the system PostgreSQL and gives the fix', async (t) => {
   if (!(await reachable(SYSTEM_PG_URL))) {
     t.skip(`no PostgreSQL at ${SYSTEM_PG_URL}`);

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { quoteIdent } from '../../src/db/sql.ts';
 import { dropOutbox, prepareOutbox, services, uniqueNames } from '../support/fixtures.ts';
 import { relayEnv, runCli, spawnRelay, waitFor } from '../support/relay.ts';
 
@@ -47,6 +48,45 @@ test('migrate applies the migrations once and does nothing the second time', asy
     assert.deepEqual(pub.rows, [{ pubinsert: true, pubupdate: false, pubdelete: false }]);
   } finally {
     await dropOutbox(pgUrl, fresh);
+  }
+});
+
+test('migration 0003 lets a role that could insert into the outbox go on inserting (USAGE on the tx_seq sequence)', async () => {
+  const { pgUrl } = await services();
+  const legacy = uniqueNames('migrate_writer');
+  const role = `writer_${legacy.id}`;
+  const table = `${quoteIdent(legacy.schema)}.${quoteIdent(legacy.table)}`;
+  await prepareOutbox(pgUrl, legacy, { before: 3, slot: false });
+  const admin = new pg.Client({ connectionString: pgUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${quoteIdent(role)} LOGIN`);
+    await admin.query(`GRANT INSERT ON ${table} TO ${quoteIdent(role)}`);
+    const env = { RELAY_PG_URL: pgUrl, RELAY_OUTBOX_TABLE: legacy.table };
+    const migrated = await runCli(['migrate', '--no-slot'], { ...env, RELAY_SLOT: legacy.slot });
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(migrated.stdout, /^applied 0003_outbox_commit_order\.sql$/m);
+    const url = new URL(pgUrl);
+    url.username = role;
+    const writer = new pg.Client({ connectionString: url.toString() });
+    await writer.connect();
+    try {
+      await writer.query(
+        `INSERT INTO ${table} (id, aggregate_type, aggregate_id, event_type, payload)
+         VALUES (gen_random_uuid(), 'order', 'o-1', 'order.created', '{}')`,
+      );
+    } finally {
+      await writer.end();
+    }
+    const { rows } = await admin.query<{ filled: boolean }>(
+      `SELECT tx_id IS NOT NULL AND tx_seq IS NOT NULL AS filled FROM ${table}`,
+    );
+    assert.deepEqual(rows, [{ filled: true }]);
+  } finally {
+    await admin.query(`DROP TABLE IF EXISTS ${table}`);
+    await admin.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+    await admin.end();
+    await dropOutbox(pgUrl, legacy);
   }
 });
 

@@ -2,6 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import {
+  localPostgresControl,
+  removeLocalPostgres,
+  startLocalPostgres,
+} from '../../scripts/services/postgres.ts';
 import { quoteIdent } from '../../src/db/sql.ts';
 import { consumeAll, decodeAll, type ConsumedRecord } from '../support/consume.ts';
 import {
@@ -11,6 +17,7 @@ import {
   services,
   uniqueNames,
   writeTransactions,
+  insertEvents,
   type OutboxNames,
   type TestEvent,
 } from '../support/fixtures.ts';
@@ -60,6 +67,7 @@ async function replayJson(args: string[], env: Record<string, string>) {
     skipped: number;
     topics: Record<string, number>;
     dryRun: boolean;
+    order: string;
   };
 }
 
@@ -121,6 +129,7 @@ test('replays one aggregate beside a live relay: the same records again, marked 
       skipped: 0,
       topics: { [outbox.names.topic(selected[0]!.aggregateType)]: selected.length },
       dryRun: false,
+      order: 'commit',
     });
     const records = await consumeAll({
       brokers: outbox.brokers,
@@ -218,6 +227,7 @@ test('a dry run sends nothing and says what it would send, even without Kafka se
       skipped: 0,
       topics: { [topic]: selected.length },
       dryRun: true,
+      order: 'commit',
     });
     const text = await replay(['--event-type', 'customer.changed', '--dry-run'], withoutKafka);
     assert.equal(text.code, 0, text.stderr);
@@ -241,12 +251,13 @@ test('refuses to run without a selector, with exit code 2 and a message naming t
     assert.match(result.stderr, new RegExp(`${option}\\b`));
 });
 
-test('an unknown option, a bad --rate or --topic, or a time PostgreSQL cannot read exits with 2', async () => {
+test('an unknown option, a bad --rate, --order or --topic, or a time PostgreSQL cannot read exits with 2', async () => {
   const outbox = await outboxWith('replay_usage', 1);
   try {
     for (const [args, message] of [
       [['--all', '--bogus'], /unknown option '--bogus'/],
       [['--all', '--rate', 'fast'], /--rate must be a positive number/],
+      [['--all', '--order', 'start'], /'--order <order>' argument 'start' is invalid/],
       [['--all', '--topic', 'no spaces'], /--topic "no spaces" is not a legal Kafka topic name/],
       [['--from', 'the day before'], /selector's value is not valid: .*the day before/],
     ] as const) {
@@ -277,5 +288,193 @@ test('--rate 200 spreads 200 events over about a second', async () => {
     assert.ok(spread >= 800, `sent over ${spread} ms`);
   } finally {
     await outbox.cleanup();
+  }
+});
+
+/** One event of `aggregateId`, as insertEvents writes it. */
+function eventOf(aggregateId: string, seq: number): TestEvent {
+  return {
+    id: randomUUID(),
+    aggregateType: 'order',
+    aggregateId,
+    eventType: 'order.changed',
+    seq,
+    payload: { seq },
+  };
+}
+
+const ROUNDS = 5;
+const CLIENTS = 6;
+/** A different commit order for each round: none of them the order of BEGIN. */
+const COMMIT_ORDERS = [
+  [5, 4, 3, 2, 1, 0],
+  [3, 0, 5, 1, 4, 2],
+  [1, 3, 5, 0, 2, 4],
+  [4, 5, 0, 1, 2, 3],
+  [2, 0, 4, 5, 3, 1],
+];
+
+/**
+ * ROUNDS x CLIENTS overlapping transactions, two events each, on three aggregates: every client
+ * begins and writes its first event in client order, a few milliseconds apart (so created_at
+ * follows that order), writes its second event in the reverse order, then all commit, one after
+ * the other, in the round's commit order. Returns the events in the order they were committed.
+ */
+async function overlappingTransactions(pgUrl: string, names: OutboxNames): Promise<TestEvent[]> {
+  const table = `${quoteIdent(names.schema)}.${quoteIdent(names.table)}`;
+  const clients = Array.from({ length: CLIENTS }, () => new pg.Client({ connectionString: pgUrl }));
+  await Promise.all(clients.map((c) => c.connect()));
+  const committed: TestEvent[] = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const written = clients.map((_, i) => [
+        eventOf(`agg-${i % 3}`, 0),
+        eventOf(`agg-${i % 3}`, 0),
+      ]);
+      for (const [i, client] of clients.entries()) {
+        await client.query('BEGIN');
+        await insertEvents(client, table, [written[i]![0]!]);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      for (const [i, client] of [...clients.entries()].reverse())
+        await insertEvents(client, table, [written[i]![1]!]);
+      for (const i of COMMIT_ORDERS[round]!) {
+        await clients[i]!.query('COMMIT');
+        committed.push(...written[i]!);
+      }
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+  return committed;
+}
+
+/** Records that reach their key after one that was committed later: 0 when in commit order. */
+function reorderedCount(records: readonly ConsumedRecord[], committed: readonly TestEvent[]) {
+  const position = new Map(committed.map((e, i) => [e.id, i]));
+  const latest = new Map<string, number>();
+  let reordered = 0;
+  const inLog = [...records].sort(
+    (a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
+  );
+  for (const record of inLog) {
+    const at = position.get(record.headers.event_id ?? '');
+    assert.ok(at !== undefined, `unexpected event ${record.headers.event_id}`);
+    const key = record.key ?? '';
+    if (at < (latest.get(key) ?? -1)) reordered++;
+    else latest.set(key, at);
+  }
+  return reordered;
+}
+
+test('replays each aggregate in commit order when 30 overlapping transactions commit in another order than they began; --order created-at does not', async () => {
+  const { pgUrl, kafkaBrokers } = await services();
+  const names = uniqueNames('replay_commit');
+  await prepareOutbox(pgUrl, names);
+  const env = relayEnv(pgUrl, kafkaBrokers, names);
+  try {
+    const committed = await overlappingTransactions(pgUrl, names);
+    assert.equal(committed.length, ROUNDS * CLIENTS * 2);
+    const byCommit = `t.${names.id}.by_commit`;
+    const byCreatedAt = `t.${names.id}.by_created_at`;
+    const inCommitOrder = await replayJson(['--all', '--topic', byCommit], env);
+    assert.equal(inCommitOrder.order, 'commit');
+    assert.equal(inCommitOrder.sent, committed.length);
+    const explicit = ['--all', '--topic', byCreatedAt, '--order', 'created-at'];
+    const inCreatedAtOrder = await replayJson(explicit, env);
+    assert.equal(inCreatedAtOrder.order, 'created-at');
+    const read = (topic: string) =>
+      consumeAll({ brokers: kafkaBrokers, topics: [topic], atLeast: committed.length });
+    const commitRecords = await read(byCommit);
+    const createdAtRecords = await read(byCreatedAt);
+    assert.equal(commitRecords.length, committed.length);
+    assert.equal(createdAtRecords.length, committed.length);
+    const reordered = {
+      commit: reorderedCount(commitRecords, committed),
+      createdAt: reorderedCount(createdAtRecords, committed),
+    };
+    process.stderr.write(`reordered versus commit order: ${JSON.stringify(reordered)}\n`);
+    assert.equal(reordered.commit, 0);
+    assert.ok(reordered.createdAt > 0, 'created_at order differs from commit order here');
+  } finally {
+    await dropOutbox(pgUrl, names);
+  }
+});
+
+test('refuses, with exit code 2, to replay several events of an aggregate from an outbox without tx_id and tx_seq, until migrate or --order created-at', async () => {
+  const { pgUrl, kafkaBrokers } = await services();
+  const names = uniqueNames('replay_legacy');
+  await prepareOutbox(pgUrl, names, { before: 3, slot: false });
+  const env = relayEnv(pgUrl, kafkaBrokers, names);
+  const pool = new pg.Pool({ connectionString: pgUrl, max: 1 });
+  try {
+    const old = [eventOf('agg-a', 0), eventOf('agg-a', 1), eventOf('agg-b', 0)];
+    await writeTransactions(pool, names, [[old[0]!], [old[1]!], [old[2]!]]);
+    const refused = await replay(['--all', '--dry-run'], env);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /cannot know the order in which the events of .* were committed/);
+    assert.match(refused.stderr, /no tx_id and tx_seq columns \(migration 0003\)/);
+    assert.match(refused.stderr, /1 aggregate\(s\) of the selection have more than one event/);
+    assert.match(refused.stderr, /what to do: Run "outbox-relay migrate"/);
+    assert.match(refused.stderr, /--order created-at/);
+    assert.equal(refused.stdout, '');
+
+    const single = await replayJson(['--aggregate-id', 'agg-b', '--dry-run'], env);
+    assert.deepEqual([single.selected, single.order], [1, 'created-at'], 'one event: no order');
+    const optIn = await replayJson(['--all', '--dry-run', '--order', 'created-at'], env);
+    assert.deepEqual([optIn.selected, optIn.order], [3, 'created-at']);
+
+    const migrated = await runCli(['migrate', '--no-slot', '--json'], env);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.deepEqual((JSON.parse(migrated.stdout) as { applied: string[] }).applied, [
+      '0003_outbox_commit_order.sql',
+    ]);
+    const later = [eventOf('agg-a', 2), eventOf('agg-b', 1)];
+    await writeTransactions(pool, names, [later]);
+    const listed = await replay(['--all', '--dry-run'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const ids = listed.stdout.split('\n').filter((line) => line.includes('\t'));
+    assert.deepEqual(
+      ids.map((line) => line.split('\t')[0]),
+      [...old, ...later].map((e) => e.id),
+      'rows from before 0003 first, in created_at order, then the rest in commit order',
+    );
+  } finally {
+    await pool.end();
+    await dropOutbox(pgUrl, names);
+  }
+});
+
+test('refuses, with exit code 2 naming track_commit_timestamp, when PostgreSQL does not record commit times; doctor warns', async () => {
+  const { kafkaBrokers } = await services();
+  const server = await startLocalPostgres();
+  const pgUrl = `postgres://postgres@127.0.0.1:${server.port}/postgres`;
+  try {
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    await admin.query('ALTER SYSTEM SET track_commit_timestamp = off');
+    await admin.end();
+    await localPostgresControl(server).restart();
+    const names = uniqueNames('replay_no_ts');
+    await prepareOutbox(pgUrl, names, { slot: false });
+    const pool = new pg.Pool({ connectionString: pgUrl, max: 1 });
+    await writeTransactions(pool, names, [[eventOf('agg-a', 0)], [eventOf('agg-a', 1)]]);
+    await pool.end();
+    const env = relayEnv(pgUrl, kafkaBrokers, names);
+    const refused = await replay(['--all', '--dry-run'], env);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /track_commit_timestamp is off/);
+    assert.match(refused.stderr, /ALTER SYSTEM SET track_commit_timestamp = on;\) and restart/);
+    assert.doesNotMatch(refused.stderr, /migration 0003/);
+    const optIn = await replayJson(['--all', '--dry-run', '--order', 'created-at'], env);
+    assert.deepEqual([optIn.selected, optIn.order], [2, 'created-at']);
+
+    const doctor = await runCli(['doctor', '--json'], env);
+    const findings = JSON.parse(doctor.stdout) as { name: string; status: string; fix?: string }[];
+    const order = findings.find((f) => f.name === 'replay order');
+    assert.equal(order?.status, 'warn', doctor.stdout);
+    assert.match(order.fix ?? '', /track_commit_timestamp = on.*restart PostgreSQL/);
+  } finally {
+    await removeLocalPostgres(server);
   }
 });

@@ -84,9 +84,14 @@ function acceptsConnections(address: string): Promise<boolean> {
   });
 }
 
-void test('Postgres runs with wal_level=logical and can create a pgoutput slot', async () => {
+void test('Postgres runs with wal_level=logical and track_commit_timestamp=on, and can create a pgoutput slot', async () => {
   const [setting] = await query<{ wal_level: string }>('show wal_level');
   assert.equal(setting?.wal_level, 'logical');
+  // replay's commit order (test/integration/replay.test.ts) needs commit timestamps.
+  const [commitTimes] = await query<{ track_commit_timestamp: string }>(
+    'show track_commit_timestamp',
+  );
+  assert.equal(commitTimes?.track_commit_timestamp, 'on');
   const slot = uniqueName('services_test');
   await query(`select pg_create_logical_replication_slot('${slot}', 'pgoutput')`);
   await query(`select pg_drop_replication_slot('${slot}')`);

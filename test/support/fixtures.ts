@@ -44,14 +44,27 @@ export function uniqueNames(label: string): OutboxNames {
   };
 }
 
-/** Creates table, publication and slot with the relay's own migrations. */
-export async function prepareOutbox(pgUrl: string, names: OutboxNames): Promise<void> {
+/**
+ * Creates table, publication and slot with the relay's own migrations: all of them, or those
+ * numbered below `before` (an outbox as an older release left it).
+ */
+export async function prepareOutbox(
+  pgUrl: string,
+  names: OutboxNames,
+  options: { before?: number; slot?: boolean } = {},
+): Promise<void> {
   const target = { schema: names.schema, table: names.table, publication: names.publication };
   const db = new pg.Client({ connectionString: pgUrl });
   await db.connect();
   try {
-    await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
-    await ensureSlot(db, names.slot, true);
+    const migrations = await loadMigrations(MIGRATIONS_DIR, target);
+    const before = options.before ?? Infinity;
+    await migrate(
+      db,
+      migrations.filter((m) => m.version < before),
+      target,
+    );
+    if (options.slot !== false) await ensureSlot(db, names.slot, true);
   } finally {
     await db.end();
   }
