@@ -556,12 +556,19 @@ export async function advanceSlot(db: pg.ClientBase, slot: string, to: Lsn): Pro
   }
 }
 
+/** Creates the slot at the server's current position; returns that position. */
+export async function createSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
+  const { rows } = await db.query<{ lsn: string }>(OFFSETS_SQL.create, [slot]);
+  return parseLsn(rows[0]?.lsn ?? '0/0');
+}
+
 /**
  * Drops the slot and creates it again at the server's current position. Not atomic: if the
  * creation fails, the slot is gone, and `migrate` (or `run`) creates it.
  */
 export async function recreateSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
   try {
+    // A missing slot (gone with a failover) is created: this is the way out the relay names.
     await db.query(OFFSETS_SQL.drop, [slot]);
   } catch (error) {
     if (isSlotBusy(error)) throw slotBusyError(slot, error);
@@ -571,8 +578,7 @@ export async function recreateSlot(db: pg.ClientBase, slot: string): Promise<Lsn
     });
   }
   try {
-    const { rows } = await db.query<{ lsn: string }>(OFFSETS_SQL.create, [slot]);
-    return parseLsn(rows[0]?.lsn ?? '0/0');
+    return await createSlot(db, slot);
   } catch (error) {
     throw new RelayError('PG_SLOT', `dropped slot "${slot}" but could not create it again`, {
       cause: error,
@@ -635,7 +641,7 @@ export async function readCheckpoint(
  * cause chain. Belongs in src/publish/kafka.ts (readLatest could return null for a topic that
  * does not exist); read here, through `cause` and `type` only, until it moves.
  */
-function isUnknownTopic(error: unknown): boolean {
+export function isUnknownTopic(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
     const { type, cause } = e as { type?: unknown; cause?: unknown };
     if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
