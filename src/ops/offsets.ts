@@ -14,7 +14,7 @@ import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { decodePgoutput } from '../decode/pgoutput.ts';
 import { quoteIdent } from '../db/sql.ts';
-import { slotInvalidation } from '../source/slot.ts';
+import { createSlot, slotInvalidation } from '../source/slot.ts';
 import { checkpointKey, decodeCheckpoint, type Checkpoint } from '../publish/checkpoint.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
@@ -41,7 +41,6 @@ const OFFSETS_SQL = {
   timeMicros: `SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint::text AS micros`,
   advance: `SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, $2::pg_lsn)`,
   drop: `SELECT pg_drop_replication_slot($1)`,
-  create: `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
 } as const;
 
 const INSERT_TAG = 'I'.charCodeAt(0);
@@ -556,11 +555,7 @@ export async function advanceSlot(db: pg.ClientBase, slot: string, to: Lsn): Pro
   }
 }
 
-/** Creates the slot at the server's current position; returns that position. */
-export async function createSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
-  const { rows } = await db.query<{ lsn: string }>(OFFSETS_SQL.create, [slot]);
-  return parseLsn(rows[0]?.lsn ?? '0/0');
-}
+export { createSlot };
 
 /**
  * Drops the slot and creates it again at the server's current position. Not atomic: if the

@@ -151,8 +151,28 @@ export async function ensureSlot(
     });
   }
   await beforeCreate?.();
-  const created = await db.query<{ lsn: string }>(SQL.createSlot, [slot]);
-  return { created: true, confirmedFlushLsn: parseLsn(created.rows[0]?.lsn ?? '0/0') };
+  return { created: true, confirmedFlushLsn: await createSlot(db, slot) };
+}
+
+/** PostgreSQL 17 is the first that can keep a logical slot on a standby (failover slots). */
+export const FAILOVER_SLOTS_SINCE = 170000;
+
+export async function serverVersionNum(db: pg.ClientBase): Promise<number> {
+  const { rows } = await db.query<{ version: number }>(SQL.serverVersionNum);
+  return Number(rows[0]?.version ?? 0);
+}
+
+/**
+ * Creates the slot at the server's current position, on 17+ with failover = true, so that a
+ * standby with sync_replication_slots keeps it and a failover loses nothing.
+ */
+export async function createSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
+  const failover = (await serverVersionNum(db)) >= FAILOVER_SLOTS_SINCE;
+  const { rows } = await db.query<{ lsn: string }>(
+    failover ? SQL.createFailoverSlot : SQL.createSlot,
+    [slot],
+  );
+  return parseLsn(rows[0]?.lsn ?? '0/0');
 }
 
 /** What says whether a relay streamed from this database before its slot went missing. */
