@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../db/migrator.ts';
 import { MIGRATIONS_DIR } from '../db/paths.ts';
-import { ensureSlot } from '../source/slot.ts';
+import { ensureSlot, FAILOVER_SLOTS_SINCE, serverVersionNum } from '../source/slot.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 export function migrateCommand(): Command {
@@ -34,16 +34,44 @@ async function runMigrate(options: Record<string, unknown>): Promise<number> {
   try {
     const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
     const slot = options.slot === false ? null : await ensureSlot(db, config.slot, true);
-    const summary = { ...result, slot: config.slot, slotCreated: slot?.created ?? false };
+    const failover = slot ? await slotFailover(db, config.slot) : null;
+    const summary = {
+      ...result,
+      slot: config.slot,
+      slotCreated: slot?.created ?? false,
+      slotFailover: failover,
+    };
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       for (const name of result.applied) process.stdout.write(`applied ${name}\n`);
       if (result.applied.length === 0) process.stdout.write('migrations: up to date\n');
       if (slot)
         process.stdout.write(`slot ${config.slot}: ${slot.created ? 'created' : 'exists'}\n`);
+      if (slot) process.stdout.write(`${failoverText(config.slot, failover)}\n`);
     }
     return EXIT.ok;
   } finally {
     await db.end();
   }
+}
+
+/** pg_replication_slots.failover (17+), or null before 17, where slots never reach a standby. */
+async function slotFailover(db: pg.ClientBase, slot: string): Promise<boolean | null> {
+  if ((await serverVersionNum(db)) < FAILOVER_SLOTS_SINCE) return null;
+  const { rows } = await db.query<{ failover: boolean }>(
+    'SELECT failover FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return rows[0]?.failover ?? null;
+}
+
+function failoverText(slot: string, failover: boolean | null): string {
+  if (failover === null)
+    return 'failover slots need PostgreSQL 17: nothing changes; after a failover to a standby, see README "Postgres failover"';
+  if (failover)
+    return `slot ${slot}: failover = true (a standby with sync_replication_slots keeps it)`;
+  return (
+    `slot ${slot}: failover = false; with the relay stopped, turn it on over a replication connection: ` +
+    `ALTER_REPLICATION_SLOT ${slot} (FAILOVER true)`
+  );
 }

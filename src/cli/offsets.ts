@@ -7,6 +7,7 @@ import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { createLogger } from '../ops/logger.ts';
 import {
   applyReset,
+  createSlot,
   isoMicros,
   lagBytes,
   lagInTime,
@@ -296,11 +297,42 @@ function relayText(relay: ShowView['relay']): string {
 
 // ---- reset
 
+async function slotExists(db: pg.ClientBase, slot: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+    slot,
+  ]);
+  return rows.length > 0;
+}
+
+/**
+ * --recreate of a slot that is gone (a failover to a standby without it): created at the
+ * current position, which the relay refuses to do by itself; events before it need a replay.
+ */
+async function createMissingSlot(
+  db: pg.ClientBase,
+  slot: string,
+  confirmed: boolean,
+  json: boolean,
+): Promise<number> {
+  const lsn = confirmed ? formatLsn(await createSlot(db, slot)) : null;
+  const text = lsn
+    ? `created slot ${slot} at ${lsn} (it did not exist); send what was written before with "outbox-relay replay --from <time>"\n`
+    : `slot ${slot} does not exist: it would be created at the current position; events written before are not relayed (use replay)\n`;
+  process.stdout.write(
+    json ? `${JSON.stringify({ slot, action: 'create', applied: confirmed, lsn })}\n` : text,
+  );
+  if (confirmed) return EXIT.ok;
+  process.stderr.write('outbox-relay: nothing changed; run again with --yes to do it\n');
+  return EXIT_CONFIRMATION_NEEDED;
+}
+
 async function runReset(options: Record<string, unknown>): Promise<number> {
   const target = parseTarget(options);
   const { config } = configFromFlags(options, ['kafkaBrokers']);
   const confirmed = options.yes === true;
   return withDb(config.pgUrl, async (db) => {
+    if (target.kind === 'recreate' && !(await slotExists(db, config.slot)))
+      return createMissingSlot(db, config.slot, confirmed, options.json === true);
     const status = await readSlotStatus(db, config.slot);
     const plan = await planReset(db, status, target, {
       publication: config.publication,

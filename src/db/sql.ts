@@ -16,6 +16,9 @@ export const SQL = {
                     (to_jsonb(s) ->> 'conflicting')::boolean AS conflicting
                FROM pg_replication_slots s WHERE slot_name = $1`,
   createSlot: `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+  /** 17+: (slot_name, plugin, temporary, twophase, failover): a standby with sync_replication_slots keeps a copy. */
+  createFailoverSlot: `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput', false, false, true)`,
+  serverVersionNum: `SELECT current_setting('server_version_num')::int AS version`,
   publicationTables: `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
   publicationExists: `SELECT pubinsert FROM pg_publication WHERE pubname = $1`,
   walLevel: `SELECT current_setting('wal_level') AS wal_level`,

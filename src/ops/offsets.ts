@@ -14,7 +14,7 @@ import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { decodePgoutput } from '../decode/pgoutput.ts';
 import { quoteIdent } from '../db/sql.ts';
-import { slotInvalidation } from '../source/slot.ts';
+import { createSlot, slotInvalidation } from '../source/slot.ts';
 import { checkpointKey, decodeCheckpoint, type Checkpoint } from '../publish/checkpoint.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
@@ -41,7 +41,6 @@ const OFFSETS_SQL = {
   timeMicros: `SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint::text AS micros`,
   advance: `SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, $2::pg_lsn)`,
   drop: `SELECT pg_drop_replication_slot($1)`,
-  create: `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
 } as const;
 
 const INSERT_TAG = 'I'.charCodeAt(0);
@@ -556,12 +555,15 @@ export async function advanceSlot(db: pg.ClientBase, slot: string, to: Lsn): Pro
   }
 }
 
+export { createSlot };
+
 /**
  * Drops the slot and creates it again at the server's current position. Not atomic: if the
  * creation fails, the slot is gone, and `migrate` (or `run`) creates it.
  */
 export async function recreateSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
   try {
+    // A missing slot (gone with a failover) is created: this is the way out the relay names.
     await db.query(OFFSETS_SQL.drop, [slot]);
   } catch (error) {
     if (isSlotBusy(error)) throw slotBusyError(slot, error);
@@ -571,8 +573,7 @@ export async function recreateSlot(db: pg.ClientBase, slot: string): Promise<Lsn
     });
   }
   try {
-    const { rows } = await db.query<{ lsn: string }>(OFFSETS_SQL.create, [slot]);
-    return parseLsn(rows[0]?.lsn ?? '0/0');
+    return await createSlot(db, slot);
   } catch (error) {
     throw new RelayError('PG_SLOT', `dropped slot "${slot}" but could not create it again`, {
       cause: error,
@@ -635,7 +636,7 @@ export async function readCheckpoint(
  * cause chain. Belongs in src/publish/kafka.ts (readLatest could return null for a topic that
  * does not exist); read here, through `cause` and `type` only, until it moves.
  */
-function isUnknownTopic(error: unknown): boolean {
+export function isUnknownTopic(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
     const { type, cause } = e as { type?: unknown; cause?: unknown };
     if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;

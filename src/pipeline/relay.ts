@@ -20,6 +20,8 @@ import {
   checkWalLevel,
   ensureSlot,
   explainMissingPublication,
+  lostSlotError,
+  slotHistoryReason,
   outboxOid,
   slotHolder,
 } from '../source/slot.ts';
@@ -38,10 +40,12 @@ import {
 import {
   judgeHistory,
   planResume,
+  positionKey,
   type DurablePosition,
   type ServerIdentity,
   type TimelineHistory,
 } from '../ack/resume.ts';
+import { isUnknownTopic } from '../ops/offsets.ts';
 import { SlotOwnership } from './slot-ownership.ts';
 import { PositionStore } from '../publish/position-store.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
@@ -235,7 +239,9 @@ export class Relay {
       };
       await checkPublication(db, target);
       this.outboxOid = await outboxOid(db, target);
-      const slot = await ensureSlot(db, config.slot, config.createSlot);
+      const slot = await ensureSlot(db, config.slot, config.createSlot, () =>
+        this.refuseLostSlot(),
+      );
       if (slot.created) {
         this.log.warn(
           { slot: config.slot, lsn: slot.confirmedFlushLsn && formatLsn(slot.confirmedFlushLsn) },
@@ -245,6 +251,57 @@ export class Relay {
     } finally {
       await db.end();
     }
+  }
+
+  /**
+   * Before creating a missing slot: a server on a later timeline, or a position of ours in
+   * Kafka, says a relay streamed from this database before, and a new slot would skip the gap.
+   */
+  private async refuseLostSlot(): Promise<void> {
+    const { config } = this.deps;
+    const connection = new ReplicationConnection({
+      connectionString: config.pgUrl,
+      slot: config.slot,
+      publication: config.publication,
+      statusIntervalMs: config.statusIntervalMs,
+      walSenderTimeoutMs: config.walSenderTimeoutMs,
+    });
+    let identity: ServerIdentity;
+    try {
+      await connection.connect();
+      identity = await connection.identify();
+    } finally {
+      await connection.close();
+    }
+    const history = {
+      timeline: identity.timeline,
+      kafkaKey: await this.recordedKey(identity),
+      topic: config.checkpointTopic,
+    };
+    const reason = slotHistoryReason(history);
+    if (reason !== null) throw lostSlotError(config.slot, reason);
+  }
+
+  /** The key of a position or checkpoint Kafka holds for this database and slot, or null. */
+  private async recordedKey(identity: ServerIdentity): Promise<string | null> {
+    const { config, sink } = this.deps;
+    for (const key of [positionKey(identity, config.slot), checkpointKey(identity, config.slot)]) {
+      try {
+        if (await sink.readLatest(config.checkpointTopic, key)) return key;
+      } catch (error) {
+        if (isUnknownTopic(error)) return null;
+        throw new RelayError(
+          'KAFKA_CONNECT',
+          `cannot read topic "${config.checkpointTopic}" to check that the missing slot "${config.slot}" may be created`,
+          {
+            cause: error,
+            retriable: true,
+            hint: 'Check RELAY_KAFKA_BROKERS and that Kafka is up.',
+          },
+        );
+      }
+    }
+    return null;
   }
 
   private async runSession(): Promise<void> {

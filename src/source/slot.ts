@@ -122,6 +122,7 @@ export async function ensureSlot(
   db: pg.ClientBase,
   slot: string,
   create: boolean,
+  beforeCreate?: () => Promise<void>,
 ): Promise<SlotState> {
   const { rows } = await db.query<
     SlotValidity & { plugin: string; slot_type: string; confirmed_flush_lsn: string | null }
@@ -149,8 +150,73 @@ export async function ensureSlot(
         'dropped: events written since then are not in it; send them with "outbox-relay replay --from <time>".',
     });
   }
-  const created = await db.query<{ lsn: string }>(SQL.createSlot, [slot]);
-  return { created: true, confirmedFlushLsn: parseLsn(created.rows[0]?.lsn ?? '0/0') };
+  await beforeCreate?.();
+  return { created: true, confirmedFlushLsn: await createSlot(db, slot) };
+}
+
+/** PostgreSQL 17 is the first that can keep a logical slot on a standby (failover slots). */
+export const FAILOVER_SLOTS_SINCE = 170000;
+
+export async function serverVersionNum(db: pg.ClientBase): Promise<number> {
+  const { rows } = await db.query<{ version: number }>(SQL.serverVersionNum);
+  return Number(rows[0]?.version ?? 0);
+}
+
+/**
+ * Creates the slot at the server's current position, on 17+ with failover = true, so that a
+ * standby with sync_replication_slots keeps it and a failover loses nothing.
+ */
+export async function createSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
+  const failover = (await serverVersionNum(db)) >= FAILOVER_SLOTS_SINCE;
+  const { rows } = await db.query<{ lsn: string }>(
+    failover ? SQL.createFailoverSlot : SQL.createSlot,
+    [slot],
+  );
+  return parseLsn(rows[0]?.lsn ?? '0/0');
+}
+
+/** What says whether a relay streamed from this database before its slot went missing. */
+export interface SlotHistory {
+  /** The server's timeline (IDENTIFY_SYSTEM): above 1 after a promotion or a restore. */
+  readonly timeline: number;
+  /** The key of a durable position or checkpoint Kafka holds for this database and slot. */
+  readonly kafkaKey: string | null;
+  readonly topic: string;
+}
+
+/**
+ * Why a missing slot must not be created at the current WAL position, or null on a fresh
+ * database. A new slot starts now: after a failover (the old primary's slot did not come to
+ * the standby) every event between the old slot's position and now would be skipped silently.
+ */
+export function slotHistoryReason(history: SlotHistory): string | null {
+  const reasons: string[] = [];
+  if (history.timeline > 1)
+    reasons.push(
+      `the server is on timeline ${history.timeline}: it was promoted from a standby (a failover) or restored from a backup`,
+    );
+  if (history.kafkaKey !== null)
+    reasons.push(
+      `Kafka holds the relay's position for this database and slot (key "${history.kafkaKey}" in topic "${history.topic}")`,
+    );
+  return reasons.length === 0 ? null : reasons.join('; ');
+}
+
+/** Not retriable: only the operator can say from when the events must be sent again. */
+export function lostSlotError(slot: string, reason: string): RelayError {
+  return new RelayError(
+    'PG_SLOT',
+    `replication slot "${slot}" does not exist, and the relay streamed from this database before (${reason}); ` +
+      "creating it now would start at the server's current WAL position and silently skip every event " +
+      "written between the old slot's position and now (after a failover the old primary's slot is not on the standby), so the relay did not create it",
+    {
+      hint:
+        'With no relay running, create the slot: "outbox-relay offsets reset --recreate --yes"; then send the events ' +
+        'the old slot had not confirmed: "outbox-relay replay --from <a time before the failover>" (consumers ' +
+        'deduplicate on event_id); then start the relay. If no relay ever streamed from this database, the ' +
+        'first command alone is enough. On PostgreSQL 17+, failover slots keep the slot on the standby (README, "Failover").',
+    },
+  );
 }
 
 /**

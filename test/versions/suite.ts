@@ -95,6 +95,8 @@ export function versionSuite(major: number): void {
         alreadyApplied: applied.applied,
         slot: names.slot,
         slotCreated: false,
+        // 17+: created as a failover slot, which a synced standby keeps.
+        slotFailover: major >= 17 ? true : null,
       });
     });
 
