@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import {
   localPostgresControl,
   removeLocalPostgres,
@@ -15,21 +14,9 @@ import {
 } from '../../scripts/services/postgres.ts';
 import type { LocalPostgresState } from '../../scripts/services/types.ts';
 import { dropOutbox, prepareOutbox, services, uniqueNames } from '../support/fixtures.ts';
-import { coldCopy, promote } from '../support/promote.ts';
+import { coldCopy, promote, sql, urlOf } from '../support/promote.ts';
 import { relayEnv, runCli, spawnRelay } from '../support/relay.ts';
 import { stopRelay } from '../support/scenario.ts';
-
-const urlOf = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres`;
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []) {
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
-    return (await db.query<T>(text, values)).rows;
-  } finally {
-    await db.end();
-  }
-}
 
 test('on a promoted standby without the slot, the relay refuses to create it and names the recovery; offsets reset --recreate then lets it start', async (t) => {
   const { kafkaBrokers } = await services();

@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -15,8 +14,6 @@ import {
   removeLocalPostgres,
   startLocalPostgres,
 } from '../../scripts/services/postgres.ts';
-import { freePort } from '../../scripts/services/net.ts';
-import { run } from '../../scripts/services/proc.ts';
 import type { LocalPostgresState } from '../../scripts/services/types.ts';
 import {
   dropOutbox,
@@ -27,71 +24,16 @@ import {
   writeTransactions,
   type TestEvent,
 } from '../support/fixtures.ts';
+import { coldCopy, promote, sql, urlOf } from '../support/promote.ts';
 import { relayEnv, spawnRelay } from '../support/relay.ts';
 import { readBack, stopRelay, type Scenario } from '../support/scenario.ts';
 
-const urlOf = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres`;
-
-/** A cold copy of a stopped cluster's directory (data, TLS files), owned as the original. */
-async function coldCopy(primary: LocalPostgresState): Promise<string> {
-  const parent = await mkdtemp(join(tmpdir(), 'outbox-relay-pg-copy-'));
-  const dir = join(parent, 'pg');
-  await run(['cp', '-a', primary.dir, dir]);
-  await run(['chown', '--reference', primary.dir, parent]); // the server's user must reach it
-  return dir;
-}
-
-/**
- * Starts a cold copy as a standby on its own port (it has no primary to follow: it replays
- * only the WAL it holds), then promotes it: a new timeline begins where its WAL ended.
- */
-async function promote(primary: LocalPostgresState, dir: string): Promise<LocalPostgresState> {
-  const dataDir = join(dir, 'data');
-  const port = await freePort();
-  await appendFile(
-    join(dataDir, 'postgresql.conf'),
-    [
-      '',
-      '# the promoted copy',
-      `port = ${port}`,
-      `unix_socket_directories = '${dir}'`,
-      `ssl_cert_file = '${dir}/tls/server.crt'`,
-      `ssl_key_file = '${dir}/tls/server.key'`,
-      '',
-    ].join('\n'),
-  );
-  await writeFile(join(dataDir, 'standby.signal'), '');
-  await run([
-    'chown',
-    '--reference',
-    join(primary.dataDir, 'postgresql.conf'),
-    join(dataDir, 'standby.signal'),
-  ]);
-  const at = primary.pgCtl.indexOf('-D');
-  const copy: LocalPostgresState = {
-    ...primary,
-    port,
-    dir,
-    dataDir,
-    logFile: join(dir, 'postgres.log'),
-    pgCtl: [...primary.pgCtl.slice(0, at), '-D', dataDir],
-  };
-  await localPostgresControl(copy).start();
-  await run([...copy.pgCtl, 'promote', '-w', '-t', '60']);
-  return copy;
-}
-
 async function timeline(url: string): Promise<number> {
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
-    const { rows } = await db.query<{ tli: number }>(
-      'SELECT timeline_id AS tli FROM pg_control_checkpoint()',
-    );
-    return Number(rows[0]?.tli);
-  } finally {
-    await db.end();
-  }
+  const rows = await sql<{ tli: number }>(
+    url,
+    'SELECT timeline_id AS tli FROM pg_control_checkpoint()',
+  );
+  return Number(rows[0]?.tli);
 }
 
 async function write(url: string, names: Scenario['names'], transactions: TestEvent[][]) {

@@ -1,4 +1,4 @@
-/** A promoted standby made from a cold copy of a stopped cluster (as in timeline-switch.test.ts). */
+/** A promoted standby made from a cold copy of a stopped cluster, and SQL on clusters a test starts. */
 import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,25 @@ import { localPostgresControl } from '../../scripts/services/postgres.ts';
 import { freePort } from '../../scripts/services/net.ts';
 import { run } from '../../scripts/services/proc.ts';
 import type { LocalPostgresState } from '../../scripts/services/types.ts';
+import pg from 'pg';
+
+/** The superuser URL of a local cluster's `postgres` database. */
+export const urlOf = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres`;
+
+/** One statement on its own connection, for clusters a test starts itself. */
+export async function sql<T extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return (await db.query<T>(text, values)).rows;
+  } finally {
+    await db.end();
+  }
+}
 /** A cold copy of a stopped cluster's directory (data, TLS files), owned as the original. */
 export async function coldCopy(primary: LocalPostgresState): Promise<string> {
   const parent = await mkdtemp(join(tmpdir(), 'outbox-relay-pg-copy-'));
