@@ -259,13 +259,7 @@ export class Relay {
    */
   private async refuseLostSlot(): Promise<void> {
     const { config } = this.deps;
-    const connection = new ReplicationConnection({
-      connectionString: config.pgUrl,
-      slot: config.slot,
-      publication: config.publication,
-      statusIntervalMs: config.statusIntervalMs,
-      walSenderTimeoutMs: config.walSenderTimeoutMs,
-    });
+    const connection = this.replicationConnection();
     let identity: ServerIdentity;
     try {
       await connection.connect();
@@ -304,15 +298,21 @@ export class Relay {
     return null;
   }
 
-  private async runSession(): Promise<void> {
+  /** A replication connection to the slot, with this relay's settings. */
+  private replicationConnection(): ReplicationConnection {
     const { config } = this.deps;
-    const connection = new ReplicationConnection({
+    return new ReplicationConnection({
       connectionString: config.pgUrl,
       slot: config.slot,
       publication: config.publication,
       statusIntervalMs: config.statusIntervalMs,
       walSenderTimeoutMs: config.walSenderTimeoutMs,
     });
+  }
+
+  private async runSession(): Promise<void> {
+    const { config } = this.deps;
+    const connection = this.replicationConnection();
     const ended = new Promise<never>((_, reject) => connection.once('error', reject));
     ended.catch(() => undefined);
     // A connection opened and then failed before streaming is closed here, not leaked.
