@@ -37,7 +37,9 @@ const OFFSETS_SQL = {
            FROM pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, $3::int,
                   'proto_version', '1', 'publication_names', $4) WITH ORDINALITY AS c(lsn, xid, data, n)
           ORDER BY c.n`,
-  flushLsn: `SELECT pg_current_wal_flush_lsn()::text AS lsn`,
+  flushLsn: `SELECT pg_current_wal_flush_lsn()::text AS lsn,
+                    current_setting('wal_block_size')::int AS block,
+                    pg_size_bytes(current_setting('wal_segment_size'))::text AS segment`,
   timeMicros: `SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint::text AS micros`,
   advance: `SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, $2::pg_lsn)`,
   drop: `SELECT pg_drop_replication_slot($1)`,
@@ -523,13 +525,39 @@ export function checkTarget(status: SlotStatus, from: Lsn, to: Lsn): void {
   }
 }
 
+/** WAL page geometry of a server: wal_block_size and wal_segment_size. */
+export interface WalGeometry {
+  readonly block: bigint;
+  readonly segment: bigint;
+}
+
+const SHORT_PAGE_HEADER = 24n;
+const LONG_PAGE_HEADER = 40n;
+
+/**
+ * Whether the WAL flushed up to `flushed` holds everything before `target`. On an idle server the
+ * insert position points just past the header of a page nobody has written yet (the long header on
+ * a segment's first page), while the flush position stays at the page's start: nothing but that
+ * header lies between them, so that counts as reached.
+ */
+export function flushReaches(flushed: Lsn, target: Lsn, wal: WalGeometry): boolean {
+  if (flushed >= target) return true;
+  const pageStart = target - (target % wal.block);
+  const header = pageStart % wal.segment === 0n ? LONG_PAGE_HEADER : SHORT_PAGE_HEADER;
+  return target - pageStart === header && flushed >= pageStart;
+}
+
 /** Waits until the server has flushed its WAL up to `lsn` (the WAL writer does, in time). */
 export async function waitForFlush(db: pg.ClientBase, lsn: Lsn, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await db.query<{ lsn: string }>(OFFSETS_SQL.flushLsn);
-    const flushed = parseLsn(rows[0]?.lsn ?? '0/0');
-    if (flushed >= lsn) return;
+    const { rows } = await db.query<{ lsn: string; block: number; segment: string }>(
+      OFFSETS_SQL.flushLsn,
+    );
+    const row = rows[0];
+    const flushed = parseLsn(row?.lsn ?? '0/0');
+    const wal = { block: BigInt(row?.block ?? 8192), segment: BigInt(row?.segment ?? 16777216) };
+    if (flushReaches(flushed, lsn, wal)) return;
     if (Date.now() > deadline) {
       throw new RelayError(
         'PG_SLOT',
