@@ -1,5 +1,6 @@
 // @ts-check
 import tseslint from 'typescript-eslint';
+import { importsGoDown } from './eslint-layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.tools/', '.cache/'] },
@@ -43,6 +44,16 @@ export default tseslint.config(
   },
   {
     files: ['eslint.config.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // One room per kind of work, and no import runs back up: see LAYERS in eslint-layers.js.
+    files: ['src/**/*.ts'],
+    plugins: { layers: { rules: { 'imports-go-down': importsGoDown } } },
+    rules: { 'layers/imports-go-down': 'error' },
+  },
+  {
+    files: ['eslint-layers.js'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -7,7 +7,7 @@
 import { Command } from 'commander';
 import { redactConfig } from '../config/redact.ts';
 import { createLogger } from '../ops/logger.ts';
-import { runDoctor, type Finding, type FindingStatus } from '../ops/doctor.ts';
+import { runDoctor, type Finding, type FindingStatus } from '../admin/doctor.ts';
 import { parseTopicTemplate } from '../route/index.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 

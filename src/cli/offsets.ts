@@ -22,7 +22,7 @@ import {
   type ResetPlan,
   type ResetTarget,
   type SlotStatus,
-} from '../ops/offsets.ts';
+} from '../admin/offsets.ts';
 import { createKafkaSink } from '../publish/kafka.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';

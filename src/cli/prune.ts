@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import pg from 'pg';
 import { RelayError } from '../domain/errors.ts';
-import { formatRetention, pruneOnce, pruneTargetFrom, type PruneReport } from '../ops/prune.ts';
+import { formatRetention, pruneOnce, pruneTargetFrom, type PruneReport } from '../admin/prune.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { connectOrExplain } from '../db/connect.ts';
 

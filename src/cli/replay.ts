@@ -15,7 +15,7 @@ import {
   type ReplayProgress,
   type ReplayRequest,
   type ReplaySummary,
-} from '../ops/replay.ts';
+} from '../admin/replay.ts';
 import { createKafkaSink, type KafkaSink } from '../publish/kafka.ts';
 import { topicNameProblem } from '../route/index.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';

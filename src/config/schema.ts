@@ -4,7 +4,7 @@
  * (`npm run docs:config`), and a test fails when the two differ.
  */
 import { z } from 'zod';
-import { COMPATIBILITY_LEVELS } from '../encode/compatibility.ts';
+import { COMPATIBILITY_LEVELS } from '../domain/compatibility-levels.ts';
 import { templateProblem } from '../route/topic-template.ts';
 import { keyPairProblem, pemFileProblem, type PemKind } from './pem.ts';
 

@@ -20,8 +20,8 @@
  *   committed meanwhile inside the selection, ahead of the cursor, are read too.
  */
 import pg from 'pg';
-import { OUTBOX_COLUMNS } from '../decode/outbox-row.ts';
 import { RelayError } from '../domain/errors.ts';
+import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
 import { quoteIdent } from './sql.ts';
 
 /** Which rows to read. Every field given narrows the selection: they combine with AND. */

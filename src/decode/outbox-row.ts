@@ -2,20 +2,10 @@
  * Turns an inserted outbox row (pgoutput text values) into an OutboxEvent, or says exactly why
  * it cannot: a bad row is dead-lettered with its reason, never dropped and never fatal.
  */
+import type { BadRowReason } from '../domain/bad-row-reason.ts';
 import type { EventPosition, OutboxEvent } from '../domain/event.ts';
+import { OUTBOX_COLUMNS, type OutboxColumn } from '../domain/outbox-columns.ts';
 import { UNCHANGED_TOAST, type Relation, type TupleValue } from './pgoutput.ts';
-
-/** The outbox table's columns, as the migrations create them. */
-export const OUTBOX_COLUMNS = [
-  'id',
-  'aggregate_type',
-  'aggregate_id',
-  'event_type',
-  'payload',
-  'headers',
-  'created_at',
-] as const;
-type OutboxColumn = (typeof OUTBOX_COLUMNS)[number];
 
 /**
  * Columns a row may lack: a table whose `headers` column was dropped still carries events, each
@@ -31,20 +21,6 @@ export interface BadRow {
   readonly eventId: string | null;
   readonly position: EventPosition;
 }
-
-export type BadRowReason =
-  | 'missing-column'
-  | 'missing-aggregate-id'
-  | 'missing-value'
-  | 'malformed-headers'
-  | 'malformed-timestamp'
-  | 'unroutable'
-  | 'unencodable'
-  | 'schema-mismatch'
-  | 'unknown-event-type'
-  | 'malformed-payload'
-  | 'too-large'
-  | 'foreign-table';
 
 export type RowResult = { ok: true; event: OutboxEvent } | { ok: false; bad: BadRow };
 

@@ -8,7 +8,7 @@
  * socket buffer (which pg reuses) as a JS string.
  */
 import { readLsn, type Lsn } from '../domain/lsn.ts';
-import { pgMicrosToUnix } from '../source/protocol.ts';
+import { pgMicrosToUnix } from '../domain/pg-epoch.ts';
 
 export interface RelationColumn {
   readonly name: string;

@@ -1,25 +1,11 @@
 /**
  * Avro schema compatibility, by the specification's schema resolution rules: can data written
  * with one schema be read with another? Checked locally, so that a problem names the field and
- * the rule it breaks whatever registry is in use, and before anything is registered.
- *
- *   BACKWARD   the new schema reads data written with the previous one (consumers upgrade first)
- *   FORWARD    the previous schema reads data written with the new one (producers upgrade first)
- *   FULL       both
- *   *_TRANSITIVE  the same against every earlier version, not only the latest
+ * the rule it breaks whatever registry is in use, and before anything is registered. The levels
+ * and what each one means are in domain/compatibility-levels.ts.
  */
 import type avro from 'avsc';
-
-export const COMPATIBILITY_LEVELS = [
-  'BACKWARD',
-  'BACKWARD_TRANSITIVE',
-  'FORWARD',
-  'FORWARD_TRANSITIVE',
-  'FULL',
-  'FULL_TRANSITIVE',
-  'NONE',
-] as const;
-export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
+import type { CompatibilityLevel } from '../domain/compatibility-levels.ts';
 
 export interface Incompatibility {
   /** Where, as a field path from the record: `OrderPlaced.total`, `OrderPlaced.lines[].sku`. */

@@ -5,11 +5,8 @@
  */
 import avro from 'avsc';
 import { RelayError } from '../domain/errors.ts';
-import {
-  checkCompatibility,
-  type CompatibilityLevel,
-  type Incompatibility,
-} from './compatibility.ts';
+import type { CompatibilityLevel } from '../domain/compatibility-levels.ts';
+import { checkCompatibility, type Incompatibility } from './compatibility.ts';
 import { subjectName, type SubjectStrategy } from './registry-wire-format.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { topicPattern } from '../route/topic-template.ts';

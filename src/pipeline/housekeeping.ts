@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { RelayConfig } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
-import { pruneTargetFrom, ScheduledPrune } from '../ops/prune.ts';
+import { pruneTargetFrom, ScheduledPrune } from '../admin/prune.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 
 export interface HousekeepingDeps {

@@ -45,7 +45,7 @@ import {
   type ServerIdentity,
   type TimelineHistory,
 } from '../ack/resume.ts';
-import { isUnknownTopic } from '../ops/offsets.ts';
+import { isUnknownTopic } from '../admin/offsets.ts';
 import { SlotOwnership } from './slot-ownership.ts';
 import { PositionStore } from '../publish/position-store.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';

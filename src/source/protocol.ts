@@ -3,9 +3,7 @@
  * "Streaming Replication Protocol"). Pure: bytes in, values out, and back.
  */
 import { parseLsn, readLsn, type Lsn } from '../domain/lsn.ts';
-
-/** Microseconds between the Unix epoch and the PostgreSQL epoch, 2000-01-01T00:00:00Z. */
-export const PG_EPOCH_UNIX_MICROS = BigInt(Date.UTC(2000, 0, 1)) * 1000n;
+import { unixMicrosToPg } from '../domain/pg-epoch.ts';
 
 export const XLOG_DATA = 0x77; // 'w'
 export const PRIMARY_KEEPALIVE = 0x6b; // 'k'
@@ -46,14 +44,6 @@ export function parseFrame(chunk: Buffer): ReplicationFrame {
     default:
       throw new Error(`unknown replication frame type 0x${(chunk[0] ?? 0).toString(16)}`);
   }
-}
-
-export function unixMicrosToPg(unixMicros: bigint): bigint {
-  return unixMicros - PG_EPOCH_UNIX_MICROS;
-}
-
-export function pgMicrosToUnix(pgMicros: bigint): bigint {
-  return pgMicros + PG_EPOCH_UNIX_MICROS;
 }
 
 /**

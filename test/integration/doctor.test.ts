@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
-import type { Finding } from '../../src/ops/doctor.ts';
+import type { Finding } from '../../src/admin/doctor.ts';
 import { createLogger } from '../../src/ops/logger.ts';
 import { createKafkaSink } from '../../src/publish/kafka.ts';
 import { dropOutbox, prepareOutbox, services, uniqueNames } from '../support/fixtures.ts';

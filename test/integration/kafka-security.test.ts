@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaSecurityInfo } from '../../scripts/services/index.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import type { Finding } from '../../src/ops/doctor.ts';
+import type { Finding } from '../../src/admin/doctor.ts';
 import { createLogger } from '../../src/ops/logger.ts';
 import { createKafkaSink } from '../../src/publish/kafka.ts';
 import { kafkaClientOptions } from '../../src/publish/kafka-security.ts';

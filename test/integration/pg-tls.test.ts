@@ -7,7 +7,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
 import type { PostgresTlsInfo } from '../../scripts/services/index.ts';
-import type { Finding } from '../../src/ops/doctor.ts';
+import type { Finding } from '../../src/admin/doctor.ts';
 import { planEvents, services, writeTransactions } from '../support/fixtures.ts';
 import { runCli, startRelayInProcess, waitFor } from '../support/relay.ts';
 import { readBack, scenario, type Scenario } from '../support/scenario.ts';

@@ -14,7 +14,7 @@ import {
   localPostgresControl,
 } from '../../scripts/services/postgres.ts';
 import type { LocalPostgresState } from '../../scripts/services/types.ts';
-import type { Finding } from '../../src/ops/doctor.ts';
+import type { Finding } from '../../src/admin/doctor.ts';
 import { quoteIdent } from '../../src/db/sql.ts';
 import { consumeAll, decodeAll } from '../support/consume.ts';
 import {

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { BadRowReason } from '../../../src/domain/bad-row-reason.ts';
 import type { EventPosition } from '../../../src/domain/event.ts';
 import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
+import { OUTBOX_COLUMNS } from '../../../src/domain/outbox-columns.ts';
 import {
   foreignRow,
   OPTIONAL_OUTBOX_COLUMNS,
-  OUTBOX_COLUMNS,
   parseTimestamptz,
   rowToEvent,
-  type BadRowReason,
 } from '../../../src/decode/outbox-row.ts';
 import { UNCHANGED_TOAST, type Relation, type TupleValue } from '../../../src/decode/pgoutput.ts';
 

@@ -1,13 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
-import {
-  buildStatusUpdate,
-  parseFrame,
-  pgMicrosToUnix,
-  PG_EPOCH_UNIX_MICROS,
-  unixMicrosToPg,
-} from '../../../src/source/protocol.ts';
+import { buildStatusUpdate, parseFrame } from '../../../src/source/protocol.ts';
 
 const ABOVE_32_BITS = 0x16_b374_d848n;
 /** 2026-11-22T03:00:05.123456Z, in Unix and in PostgreSQL microseconds. */
@@ -31,12 +25,6 @@ function keepalive(walEnd: bigint, replyRequested: number): Buffer {
   frame[17] = replyRequested;
   return frame;
 }
-
-test('names the PostgreSQL epoch, 2000-01-01T00:00:00Z, in Unix microseconds', () => {
-  assert.equal(PG_EPOCH_UNIX_MICROS, 946_684_800_000_000n);
-  assert.equal(pgMicrosToUnix(INSTANT_PG_MICROS), INSTANT_UNIX_MICROS);
-  assert.equal(unixMicrosToPg(INSTANT_UNIX_MICROS), INSTANT_PG_MICROS);
-});
 
 test('parses an XLogData frame with LSNs above 2^32 and hands over the pgoutput body', () => {
   const body = Buffer.from('B…pgoutput', 'utf8');

@@ -14,7 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { OUTBOX_COLUMNS, rowToEvent, type BadRowReason } from '../decode/outbox-row.ts';
+import { rowToEvent } from '../decode/outbox-row.ts';
 import type { Relation } from '../decode/pgoutput.ts';
 import {
   aggregatesWithSeveralEvents,
@@ -26,9 +26,11 @@ import {
   type OutboxTextRow,
   type ReplayOrder,
 } from '../db/outbox-reader.ts';
+import type { BadRowReason } from '../domain/bad-row-reason.ts';
 import { RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { INVALID_LSN } from '../domain/lsn.ts';
+import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from '../publish/kafka.ts';
 import type { Router } from '../route/router.ts';

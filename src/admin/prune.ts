@@ -25,7 +25,7 @@ import type { RelayConfig } from '../config/schema.ts';
 import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { quoteIdent } from '../db/sql.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../ops/logger.ts';
 
 export interface PruneTarget {
   pgUrl: string;

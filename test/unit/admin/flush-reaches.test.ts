@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flushReaches } from '../../../src/ops/offsets.ts';
+import { flushReaches } from '../../../src/admin/offsets.ts';
 import { parseLsn } from '../../../src/domain/lsn.ts';
 
 const WAL = { block: 8192n, segment: 16n * 1024n * 1024n };

@@ -16,7 +16,7 @@ import { checkConfiguredSchemas, describeProblems } from '../encode/schema-check
 import { createKafkaInspector, type KafkaInspector } from '../publish/kafka-inspect.ts';
 import { topicPattern } from '../route/topic-template.ts';
 import type { TopicPartitions } from '../publish/kafka-inspect.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../ops/logger.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
 import { explainCertificate } from '../db/connect.ts';
 import { invalidatedSlotError, slotInvalidation } from '../source/slot.ts';
