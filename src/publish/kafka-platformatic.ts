@@ -157,7 +157,11 @@ export function kafkaNamed(error: unknown): unknown {
         }
       : e.code === 'PLT_KFK_AUTHENTICATION'
         ? { type: 'SASL_AUTHENTICATION_FAILED', said: e.message }
-        : undefined,
+        : // Its metadata lookup turns UNKNOWN_TOPIC_OR_PARTITION into a UserError without a
+          // cause (a deleted topic): only its message says so.
+          e.code === 'PLT_KFK_USER' && e.message.startsWith('Unknown topic ')
+          ? { type: 'UNKNOWN_TOPIC_OR_PARTITION', said: e.message }
+          : undefined,
   );
   if (!found) return error;
   const message = error instanceof Error ? error.message : String(error);

@@ -178,6 +178,11 @@ class KafkajsSink implements KafkaSink {
     });
     this.producer = this.newProducer();
     this.events = this.newEventProducer();
+    if (this.events)
+      log.info(
+        { client: options.client },
+        'events are produced with @platformatic/kafka (RELAY_KAFKA_CLIENT, experimental)',
+      );
   }
 
   private newEventProducer(): EventProducer | undefined {

@@ -7,7 +7,7 @@ import { javaPartitioner, kafkaNamed } from '../../../src/publish/kafka-platform
 import { createLogger } from '../../../src/ops/logger.ts';
 import { javaPartitionsByCount } from '../../support/java-murmur2.ts';
 import { loadConfig } from '../../../src/config/load.ts';
-import { ProtocolError, AuthenticationError, MultipleErrors } from '@platformatic/kafka';
+import { AuthenticationError, MultipleErrors, ProtocolError, UserError } from '@platformatic/kafka';
 
 const PARTITION_COUNTS = [1, 3, 6, 12];
 
@@ -55,6 +55,8 @@ it("the library's Kafka error names reach kafka-errors.ts as kafkajs' did", () =
   );
   const unknown = new ProtocolError('UNKNOWN_TOPIC_OR_PARTITION');
   assert.equal(classifyKafkaError(kafkaNamed(unknown)).kind, 'stale-metadata');
+  const deleted = new UserError('Unknown topic t.orders.');
+  assert.equal(classifyKafkaError(kafkaNamed(deleted)).kind, 'stale-metadata');
   const sasl = new AuthenticationError('SASL authentication failed.');
   assert.equal(classifyKafkaError(kafkaNamed(sasl)).kind, 'fatal');
   const plain = new Error('socket hang up');
