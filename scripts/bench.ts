@@ -227,7 +227,7 @@ function environment(settings: BenchSettings, kind: string) {
     services: kind,
     events: settings.events,
     runs: settings.runs,
-    kafkaClients: settings.clients,
+    kafkaClientsCompared: settings.clients,
     relaySettings: { ...RELAY_OVERRIDES, otherSettings: 'defaults' },
   };
 }
