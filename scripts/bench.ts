@@ -14,6 +14,12 @@
  *                          hundredRegistry does too in the Confluent wire format through the
  *                          run's schema registry); e.g. BENCH_EVENTS=1000000
  *                          BENCH_RUNS=1 BENCH_KINDS=hundred for the large-backlog memory figure
+ *   BENCH_KAFKA_CLIENTS    Kafka clients (RELAY_KAFKA_CLIENT) to compare, comma-separated
+ *                          (default kafkajs). Each backlog run goes through them in turn, so
+ *                          that a noisy minute hits all; the first client's figures are the
+ *                          top-level ones, the others' are under `kafkaClients`. exactly-once
+ *                          runs only on kafkajs (platformatic refuses it). E.g.
+ *                          BENCH_KAFKA_CLIENTS=kafkajs,platformatic BENCH_KINDS=single,hundred
  */
 import { mkdtemp } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -37,6 +43,8 @@ interface BenchSettings {
   latency: LatencyOptions;
   /** Which backlog measurements to run (BENCH_KINDS); all by default. */
   kinds: string[];
+  /** RELAY_KAFKA_CLIENT values to alternate (BENCH_KAFKA_CLIENTS); the first is the main one. */
+  clients: string[];
 }
 
 const ALL_KINDS = [
@@ -66,6 +74,7 @@ function settingsFromEnv(): BenchSettings {
     events: positiveInt('BENCH_EVENTS', 50_000),
     runs: positiveInt('BENCH_RUNS', 3),
     kinds: (process.env.BENCH_KINDS ?? ALL_KINDS.join(',')).split(','),
+    clients: (process.env.BENCH_KAFKA_CLIENTS || 'kafkajs').split(','),
     latency: {
       rate: positiveInt('BENCH_LATENCY_RATE', 500),
       seconds: positiveInt('BENCH_LATENCY_SECONDS', 20),
@@ -81,7 +90,7 @@ function progress(line: string): void {
 function describeRate(label: string, run: BacklogRun): string {
   const rate = run.eventsPerSecond === null ? 'did not finish' : `${run.eventsPerSecond} events/s`;
   return (
-    `${label}: ${rate} (drain ${run.drainSeconds}s, write ${run.writeSeconds}s, relay start ` +
+    `${label}: ${rate} (drain ${run.drainSeconds}s, CPU ${run.cpuMicrosPerEvent} µs/event, write ${run.writeSeconds}s, relay start ` +
     `${run.relayStartSeconds}s, published ${run.publishedEvents}, peak RSS ${run.peakRssMb} MB)`
   );
 }
@@ -119,29 +128,47 @@ async function backlogs(ctx: BenchContext, settings: BenchSettings) {
     hundredTyped,
     hundredRegistry,
   };
-  const runs: Record<Kind, BacklogRun[]> = {
-    single: [],
-    hundred: [],
-    singleExactlyOnce: [],
-    hundredTyped: [],
-    hundredRegistry: [],
-  };
+  const byClient = new Map(settings.clients.map((client) => [client, emptyRuns()]));
   for (let i = 1; i <= settings.runs; i++) {
     for (const kind of ALL_KINDS) {
       if (!settings.kinds.includes(kind)) continue;
       if (kind === 'hundredRegistry' && !ctx.registryUrl) continue;
-      const run = await measureBacklog(ctx, options[kind], i);
-      runs[kind].push(run);
-      progress(describeRate(`backlog ${kind} ${i}/${settings.runs}`, run));
+      for (const [client, runs] of byClient) {
+        if (kind === 'singleExactlyOnce' && client !== 'kafkajs') continue;
+        const clientOptions = { ...options[kind], label: `${options[kind].label}_${client}` };
+        clientOptions.relayEnv = { ...options[kind].relayEnv, RELAY_KAFKA_CLIENT: client };
+        const run = await measureBacklog(ctx, clientOptions, i);
+        runs[kind].push(run);
+        progress(describeRate(`backlog ${kind} ${client} ${i}/${settings.runs}`, run));
+      }
     }
   }
+  const [main = 'kafkajs', ...others] = settings.clients;
   return {
-    backlogSingle: summarizeBacklog(single, runs.single),
-    backlogHundred: summarizeBacklog(hundred, runs.hundred),
-    backlogSingleExactlyOnce: summarizeBacklog(singleExactlyOnce, runs.singleExactlyOnce),
-    backlogHundredTyped: summarizeBacklog(hundredTyped, runs.hundredTyped),
-    backlogHundredRegistry: summarizeBacklog(hundredRegistry, runs.hundredRegistry),
+    ...summarize(byClient.get(main) ?? emptyRuns()),
+    kafkaClient: main,
+    ...(others.length > 0
+      ? {
+          kafkaClients: Object.fromEntries(
+            others.map((client) => [client, summarize(byClient.get(client) ?? emptyRuns())]),
+          ),
+        }
+      : {}),
   };
+
+  function summarize(runs: Record<Kind, BacklogRun[]>) {
+    return {
+      backlogSingle: summarizeBacklog(single, runs.single),
+      backlogHundred: summarizeBacklog(hundred, runs.hundred),
+      backlogSingleExactlyOnce: summarizeBacklog(singleExactlyOnce, runs.singleExactlyOnce),
+      backlogHundredTyped: summarizeBacklog(hundredTyped, runs.hundredTyped),
+      backlogHundredRegistry: summarizeBacklog(hundredRegistry, runs.hundredRegistry),
+    };
+  }
+}
+
+function emptyRuns(): Record<Kind, BacklogRun[]> {
+  return { single: [], hundred: [], singleExactlyOnce: [], hundredTyped: [], hundredRegistry: [] };
 }
 
 async function bench(ctx: BenchContext, settings: BenchSettings) {
@@ -157,6 +184,8 @@ async function bench(ctx: BenchContext, settings: BenchSettings) {
     backlogSingleExactlyOnce,
     backlogHundredTyped: backlog.backlogHundredTyped,
     backlogHundredRegistry: backlog.backlogHundredRegistry,
+    kafkaClient: backlog.kafkaClient,
+    ...(backlog.kafkaClients ? { kafkaClients: backlog.kafkaClients } : {}),
     exactlyOnceThroughputRatio: ratio(
       backlogSingleExactlyOnce.eventsPerSecond,
       backlogSingle.eventsPerSecond,
@@ -198,6 +227,7 @@ function environment(settings: BenchSettings, kind: string) {
     services: kind,
     events: settings.events,
     runs: settings.runs,
+    kafkaClientsCompared: settings.clients,
     relaySettings: { ...RELAY_OVERRIDES, otherSettings: 'defaults' },
   };
 }

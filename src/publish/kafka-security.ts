@@ -36,6 +36,7 @@ export type KafkaSecuritySettings = Pick<
   | 'kafkaSaslMechanism'
   | 'kafkaSaslUsername'
   | 'kafkaSaslPassword'
+  | 'kafkaClient'
 >;
 
 /** Where and how every client connects: spread into createKafkaSink / createKafkaInspector. */
@@ -43,10 +44,13 @@ export function kafkaClientOptions(config: KafkaSecuritySettings): {
   brokers: string[];
   clientId: string;
   security: KafkaSecurity;
+  /** Which library produces the events (RELAY_KAFKA_CLIENT); the inspector ignores it. */
+  client: RelayConfig['kafkaClient'];
 } {
   return {
     brokers: [...config.kafkaBrokers],
     clientId: config.kafkaClientId,
+    client: config.kafkaClient,
     security: kafkaSecurity(config),
   };
 }

@@ -21,6 +21,7 @@ import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 import { classifyKafkaError, classifyPerTopic, collidingTopic } from './kafka-errors.ts';
 import { KafkajsBatch, kafkajsCluster, READ_COMMITTED } from './kafkajs-internals.ts';
+import { createPlatformaticProducer } from './kafka-platformatic.ts';
 
 export interface KafkaRecord {
   readonly topic: string;
@@ -43,6 +44,23 @@ export interface KafkaSinkOptions {
   transactional?: boolean;
   /** TLS and SASL, as kafkaSecurity() makes them from the settings. */
   security?: KafkaSecurity;
+  /**
+   * Which library produces the events (RELAY_KAFKA_CLIENT); absent: kafkajs. Topic
+   * administration, sendAside, readLatest and transactions are kafkajs' either way.
+   */
+  client?: KafkaClientName;
+}
+
+export type KafkaClientName = 'kafkajs' | 'platformatic';
+
+/**
+ * The events' producer when it is not kafkajs' (kafka-platformatic.ts): acks=all, idempotent,
+ * Java murmur2 partitions, finite retries, and errors that classifyKafkaError() can name.
+ */
+export interface EventProducer {
+  connect(): Promise<void>;
+  send(records: readonly KafkaRecord[]): Promise<void>;
+  disconnect(): Promise<void>;
 }
 
 /** A topic the relay may publish to, with its size limit, or what Kafka said when it refused it. */
@@ -109,6 +127,13 @@ const KAFKAJS_TO_PINO: Record<number, 'warn' | 'info' | 'debug'> = {
 const DISCONNECT_TIMEOUT_MS = 1500;
 
 export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
+  if (options.client === 'platformatic' && options.transactional)
+    // The settings refuse this combination at load; this guards the library's other callers.
+    throw new RelayError(
+      'CONFIG_INVALID',
+      'RELAY_KAFKA_CLIENT=platformatic does not support RELAY_DELIVERY=exactly-once',
+      { hint: 'Set RELAY_KAFKA_CLIENT=kafkajs, or RELAY_DELIVERY=at-least-once.' },
+    );
   return new KafkajsSink(options);
 }
 
@@ -116,6 +141,8 @@ class KafkajsSink implements KafkaSink {
   private readonly kafka: Kafka;
   private readonly options: KafkaSinkOptions;
   private producer: Producer;
+  /** The events' producer when RELAY_KAFKA_CLIENT is not kafkajs (then `producer` stays idle). */
+  private events: EventProducer | undefined;
   private aside: Promise<Producer> | undefined;
   private admin: Admin | undefined;
   /** Topics in use, with their partition count when first used. */
@@ -150,6 +177,19 @@ class KafkajsSink implements KafkaSink {
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
     });
     this.producer = this.newProducer();
+    this.events = this.newEventProducer();
+    if (this.events)
+      log.info(
+        { client: options.client },
+        'events are produced with @platformatic/kafka (RELAY_KAFKA_CLIENT, experimental)',
+      );
+  }
+
+  private newEventProducer(): EventProducer | undefined {
+    const { client, brokers, clientId, security } = this.options;
+    return client === 'platformatic'
+      ? createPlatformaticProducer({ brokers, clientId, ...(security ? { security } : {}) })
+      : undefined;
   }
 
   private newProducer(): Producer {
@@ -198,7 +238,7 @@ class KafkajsSink implements KafkaSink {
 
   async connect(): Promise<void> {
     try {
-      await this.producer.connect();
+      await (this.events ?? this.producer).connect();
     } catch (error) {
       throw kafkaError('cannot connect to Kafka', error, this.options);
     }
@@ -213,6 +253,7 @@ class KafkajsSink implements KafkaSink {
     this.aside = undefined;
     const disconnected = Promise.allSettled([
       this.producer.disconnect(),
+      this.events?.disconnect(),
       this.admin?.disconnect(),
       aside,
     ]);
@@ -253,7 +294,9 @@ class KafkajsSink implements KafkaSink {
    */
   private async reset(): Promise<void> {
     await this.producer.disconnect().catch(() => undefined);
+    await this.events?.disconnect().catch(() => undefined);
     this.producer = this.newProducer();
+    this.events = this.newEventProducer();
     await this.connect();
     this.needsReset = false;
   }
@@ -421,6 +464,7 @@ class KafkajsSink implements KafkaSink {
     try {
       if (this.needsReset) await this.reset();
       if (this.options.transactional) await this.sendInTransaction(records);
+      else if (this.events) await this.events.send(records);
       else await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
     } catch (error) {
       this.needsReset = true;

@@ -50,7 +50,14 @@ function saslEnv(sec: KafkaSecurityInfo, mechanism: string, brokers: string[]) {
 
 /** Publishes one record with a sink made from these settings, and reads it back. */
 async function publishThrough(env: Record<string, string>): Promise<void> {
-  const { config } = loadConfig({ env: { RELAY_PG_URL: 'postgres://unused/db', ...env } });
+  const client = process.env.RELAY_KAFKA_CLIENT; // as relayEnv() threads it
+  const { config } = loadConfig({
+    env: {
+      RELAY_PG_URL: 'postgres://unused/db',
+      ...(client ? { RELAY_KAFKA_CLIENT: client } : {}),
+      ...env,
+    },
+  });
   const sink = createKafkaSink({
     ...kafkaClientOptions(config),
     partitions: 1,

@@ -37,6 +37,10 @@ export function relayEnv(
     RELAY_TOPIC_PARTITIONS: '6',
     RELAY_HTTP_PORT: '0',
     RELAY_STATUS_INTERVAL_MS: '200',
+    // A whole suite can run against the other Kafka client: RELAY_KAFKA_CLIENT=platformatic npm test.
+    ...(process.env.RELAY_KAFKA_CLIENT
+      ? { RELAY_KAFKA_CLIENT: process.env.RELAY_KAFKA_CLIENT }
+      : {}),
     ...extra,
   };
 }
