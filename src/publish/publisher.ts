@@ -3,7 +3,7 @@
  * retried request can never be overtaken and per-key order holds; records accumulate while a
  * request is out, which batches naturally under load (kafkajs has no linger.ms).
  *
- * A failed request is retried, whole and in order, with capped exponential backoff, until it
+ * A failed request is retried, whole and in order, with jittered capped backoff, until it
  * succeeds or the publisher is abandoned. Nothing is dropped: a record Kafka refuses for good
  * (too large for its topic, a topic Kafka will not create or let us write) is replaced by a dead
  * letter in its place, so that it does not hold up every record behind it.
@@ -16,6 +16,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RelayError } from '../domain/errors.ts';
 import { Fifo } from '../domain/fifo.ts';
+import { backoffDelay, type BackoffPolicy } from '../domain/retry.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from './kafka.ts';
 import { fitsAlone, RECORD_BATCH_OVERHEAD, recordBytes } from './record-size.ts';
@@ -74,12 +75,17 @@ export class Publisher {
   private readonly abort = new AbortController();
   private readonly sink: KafkaSink;
   private readonly hooks: PublisherHooks;
-  private readonly options: PublisherOptions & { retryInitialMs: number; retryMaxMs: number };
+  private readonly options: PublisherOptions;
+  private readonly retryPolicy: BackoffPolicy;
 
   constructor(sink: KafkaSink, hooks: PublisherHooks, options: PublisherOptions) {
     this.sink = sink;
     this.hooks = hooks;
-    this.options = { retryInitialMs: 250, retryMaxMs: 5_000, ...options };
+    this.options = options;
+    this.retryPolicy = {
+      initialMs: options.retryInitialMs ?? 250,
+      maxMs: options.retryMaxMs ?? 5_000,
+    };
   }
 
   /** Records waiting for their produce request. */
@@ -236,7 +242,7 @@ export class Publisher {
   }
 
   /**
-   * Runs `attempt` until it succeeds, with capped exponential backoff between failures.
+   * Runs `attempt` until it succeeds, with jittered capped backoff between failures.
    * Undefined once abandoned: a non-retriable error (or any error, failing fast) abandons.
    */
   private async retrying<T>(
@@ -256,7 +262,7 @@ export class Publisher {
           this.hooks.failed(error, n, null);
           return undefined;
         }
-        const delay = Math.min(this.options.retryMaxMs, this.options.retryInitialMs * 2 ** (n - 1));
+        const delay = backoffDelay(this.retryPolicy, n);
         this.hooks.failed(error, n, delay);
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
         if (this.abandoned) return undefined;
