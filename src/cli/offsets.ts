@@ -28,8 +28,6 @@ import type { ServerIdentity } from '../domain/server-identity.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
 
-/** `reset` without --yes: the plan was printed and nothing changed. */
-export const EXIT_CONFIRMATION_NEEDED = 4;
 /** Most pgoutput rows a dry run decodes to count skipped events; beyond it, "at least". */
 const COUNT_MAX_ROWS = 100_000;
 
@@ -323,7 +321,7 @@ async function createMissingSlot(
   );
   if (confirmed) return EXIT.ok;
   process.stderr.write('outbox-relay: nothing changed; run again with --yes to do it\n');
-  return EXIT_CONFIRMATION_NEEDED;
+  return EXIT.confirmationNeeded;
 }
 
 async function runReset(options: Record<string, unknown>): Promise<number> {
@@ -354,7 +352,7 @@ async function runReset(options: Record<string, unknown>): Promise<number> {
     if (!confirmed) {
       print(false, null);
       process.stderr.write('outbox-relay: nothing changed; run again with --yes to do it\n');
-      return EXIT_CONFIRMATION_NEEDED;
+      return EXIT.confirmationNeeded;
     }
     print(true, await applyReset(db, plan));
     return EXIT.ok;

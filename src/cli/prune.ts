@@ -6,8 +6,6 @@ import { formatRetention, pruneOnce, pruneTargetFrom, type PruneReport } from '.
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { connectOrExplain } from '../db/connect.ts';
 
-/** The slot did not confirm the watermark within --wait-ms, so nothing was deleted. */
-const EXIT_NOT_CONFIRMED = 4;
 const DEFAULT_WAIT_MS = '30000';
 
 const HELP = `
@@ -69,7 +67,7 @@ async function runPrune(options: Record<string, unknown>): Promise<number> {
       `outbox-relay: slot "${config.slot}" did not confirm ${report.watermarkLsn} within ${waitMs} ms (it is at ${report.confirmedFlushLsn}): nothing deleted\n` +
         '  what to do: run prune while `outbox-relay run` streams from this slot, or raise --wait-ms if it is catching up.\n',
     );
-    return EXIT_NOT_CONFIRMED;
+    return EXIT.confirmationNeeded;
   } finally {
     await db.end();
   }

@@ -3,13 +3,17 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SETTINGS } from '../../src/config/schema.ts';
+import { EXIT } from '../../src/cli/common.ts';
 import {
+  differs,
   END_MARKER,
+  EXIT_TABLE,
   missingMarkers,
   README_PATH,
   readRegion,
   regionMatches,
   renderConfigTable,
+  renderExitTable,
   renderRegion,
   replaceRegion,
   START_MARKER,
@@ -85,5 +89,21 @@ test("README.md's configuration table matches src/config/schema.ts", () => {
   assert.ok(
     regionMatches(readme),
     "README.md's configuration table differs from src/config/schema.ts: run `npm run docs:config`",
+  );
+});
+
+test('the exit-code table lists every exit code once, in ascending order', () => {
+  assert.deepEqual(
+    rows(renderExitTable()).map(([exit]) => exit),
+    [...new Set(Object.values(EXIT))].sort((a, b) => a - b).map((n) => `\`${n}\``),
+  );
+});
+
+test("README.md's exit-code table matches src/cli/common.ts", () => {
+  const readme = existsSync(README_PATH) ? readFileSync(README_PATH, 'utf8') : '';
+  assert.ok(readRegion(readme, EXIT_TABLE) !== null, missingMarkers(EXIT_TABLE));
+  assert.ok(
+    regionMatches(readme, renderRegion(EXIT_TABLE.render()), EXIT_TABLE),
+    differs(EXIT_TABLE),
   );
 });
