@@ -27,7 +27,7 @@ import {
   type ReplayOrder,
 } from '../db/outbox-reader.ts';
 import type { BadRowReason } from '../domain/bad-row-reason.ts';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { INVALID_LSN } from '../domain/lsn.ts';
 import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
@@ -229,7 +229,7 @@ function encode(
     const key = deps.encoder.encodeKey?.(routed.key, topic) ?? routed.key;
     return { topic, key, headers: routed.headers, value, event, createdAt };
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     return { reason: routed ? encodeFailureReason(error) : 'unroutable', detail };
   }
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { SETTINGS, type SettingName } from '../config/schema.ts';
-import { RelayError } from '../domain/errors.ts';
+import { errorStack, RelayError } from '../domain/errors.ts';
 
 /** Every command's exit codes; `run` passes its own to the supervisor (ops/lifecycle.ts). */
 export const EXIT = {
@@ -61,8 +61,6 @@ export function reportError(error: unknown): number {
     if (error.hint) process.stderr.write(`  what to do: ${error.hint}\n`);
     return error.code === 'CONFIG_INVALID' ? EXIT.config : EXIT.failed;
   }
-  process.stderr.write(
-    `outbox-relay: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
+  process.stderr.write(`outbox-relay: ${errorStack(error)}\n`);
   return EXIT.failed;
 }

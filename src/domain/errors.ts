@@ -70,3 +70,13 @@ export function findInChain<T>(
   }
   return undefined;
 }
+
+/** What a caught value says, for a log line or a message: anything can be thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** As errorMessage, with the stack where there is one: for failures no code anticipated. */
+export function errorStack(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

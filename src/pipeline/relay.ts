@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { RelayConfig } from '../config/schema.ts';
-import { RelayError, isRetriable } from '../domain/errors.ts';
+import { errorMessage, RelayError, isRetriable } from '../domain/errors.ts';
 import { Backoff } from '../domain/retry.ts';
 import { formatLsn, INVALID_LSN, type Lsn } from '../domain/lsn.ts';
 import type { EventEncoder } from '../encode/encoder.ts';
@@ -139,7 +139,7 @@ export class Relay {
         // of streaming, or the second of two restarts in a minute, is retried promptly.
         if (this.lastDurable > durableBefore) backoff.reset();
         this.deps.health.stream = 'reconnecting';
-        this.deps.health.lastError = error instanceof Error ? error.message : String(error);
+        this.deps.health.lastError = errorMessage(error);
         this.deps.metrics.reconnects.inc({ component: 'postgres' });
         const retryInMs = backoff.next();
         this.log.warn({ err: error, retryInMs }, 'replication session ended; reconnecting');

@@ -16,7 +16,7 @@ import {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 import { classifyKafkaError, classifyPerTopic, collidingTopic } from './kafka-errors.ts';
@@ -530,7 +530,7 @@ const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
  * stops with the hint, which names the setting.
  */
 function kafkaError(what: string, error: unknown, options: KafkaSinkOptions): RelayError {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const explained = explainKafkaFailure(error, options.brokers, options.security);
   const failure = classifyKafkaError(error);
   if (explained.retriable && failure.kind === 'fatal' && failure.hint) {
