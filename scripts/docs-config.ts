@@ -1,7 +1,8 @@
 /**
  * Renders the README's generated tables from the code that defines what they list, so the docs
  * cannot name a setting or a code that does not exist or miss one that does: the configuration
- * table from the settings schema, the exit-code table from the CLI's exit codes.
+ * table from the settings schema, the exit-code table from the CLI's exit codes, the error table
+ * from the error codes.
  *
  *   node scripts/docs-config.ts          rewrite the tables in README.md
  *   node scripts/docs-config.ts --check  exit 1 if one of README.md's tables differs
@@ -10,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS, type SettingSpec } from '../src/config/schema.ts';
 import { EXIT, EXIT_MEANINGS } from '../src/cli/common.ts';
+import { ERROR_CODES, type ErrorCodeDoc } from '../src/domain/errors.ts';
 
 /** One generated table: where it sits in the README, what it is rendered from, and how. */
 export interface DocTable {
@@ -46,6 +48,14 @@ export function renderExitTable(): string {
   return markdownTable(['Exit', 'Meaning'], rows);
 }
 
+/** The Markdown table of error codes, one row per code in declaration order. */
+export function renderErrorTable(
+  codes: Readonly<Record<string, ErrorCodeDoc>> = ERROR_CODES,
+): string {
+  const rows = Object.entries(codes).map(([name, doc]) => [code(name), doc.meaning, doc.fix]);
+  return markdownTable(['Code', 'Meaning', 'What to do'], rows);
+}
+
 export const CONFIG_TABLE: DocTable = {
   name: 'configuration table',
   source: 'src/config/schema.ts',
@@ -62,7 +72,15 @@ export const EXIT_TABLE: DocTable = {
   render: renderExitTable,
 };
 
-export const TABLES: readonly DocTable[] = [CONFIG_TABLE, EXIT_TABLE];
+export const ERROR_TABLE: DocTable = {
+  name: 'error table',
+  source: 'src/domain/errors.ts',
+  start: '<!-- error-codes:start -->',
+  end: '<!-- error-codes:end -->',
+  render: () => renderErrorTable(),
+};
+
+export const TABLES: readonly DocTable[] = [CONFIG_TABLE, EXIT_TABLE, ERROR_TABLE];
 
 /** The text between the markers, or null when the README has no (well-ordered) markers. */
 export function readRegion(readme: string, table: DocTable = CONFIG_TABLE): string | null {

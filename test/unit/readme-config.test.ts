@@ -4,15 +4,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SETTINGS } from '../../src/config/schema.ts';
 import { EXIT } from '../../src/cli/common.ts';
+import { ERROR_CODES } from '../../src/domain/errors.ts';
 import {
   differs,
   END_MARKER,
+  ERROR_TABLE,
   EXIT_TABLE,
   missingMarkers,
   README_PATH,
   readRegion,
   regionMatches,
   renderConfigTable,
+  renderErrorTable,
   renderExitTable,
   renderRegion,
   replaceRegion,
@@ -105,5 +108,25 @@ test("README.md's exit-code table matches src/cli/common.ts", () => {
   assert.ok(
     regionMatches(readme, renderRegion(EXIT_TABLE.render()), EXIT_TABLE),
     differs(EXIT_TABLE),
+  );
+});
+
+test('the error table gives every error code its meaning and fix, in declaration order', () => {
+  const table = rows(renderErrorTable());
+  assert.deepEqual(
+    table.map(([name]) => name),
+    Object.keys(ERROR_CODES).map((name) => `\`${name}\``),
+  );
+  for (const [name, meaning, fix] of table) {
+    assert.ok(meaning && fix, `${name} has no meaning or no fix`);
+  }
+});
+
+test("README.md's error table matches src/domain/errors.ts", () => {
+  const readme = existsSync(README_PATH) ? readFileSync(README_PATH, 'utf8') : '';
+  assert.ok(readRegion(readme, ERROR_TABLE) !== null, missingMarkers(ERROR_TABLE));
+  assert.ok(
+    regionMatches(readme, renderRegion(ERROR_TABLE.render()), ERROR_TABLE),
+    differs(ERROR_TABLE),
   );
 });
