@@ -17,6 +17,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { errorMessage, RelayError } from '../domain/errors.ts';
+import type { Sendable } from '../encode/sealed.ts';
 import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 import { classifyKafkaError, classifyPerTopic, collidingTopic } from './kafka-errors.ts';
@@ -25,8 +26,8 @@ import { KafkajsBatch, kafkajsCluster, READ_COMMITTED } from './kafkajs-internal
 export interface KafkaRecord {
   readonly topic: string;
   /** The aggregate id as UTF-8 text, or its Avro encoding (RELAY_KEY_FORMAT=avro). */
-  readonly key: string | Buffer | null;
-  readonly value: Buffer;
+  readonly key: string | Sendable | null;
+  readonly value: Sendable;
   readonly headers: Readonly<Record<string, string>>;
 }
 
