@@ -34,8 +34,15 @@ export function addSettingFlags(command: Command, names: readonly SettingName[])
   return command;
 }
 
+/**
+ * A command's options as commander hands them over (camel-cased flags). Declared per command as
+ * a type alias, which leaves room for the setting flags that addSettingFlags adds and
+ * configFromFlags reads by name.
+ */
+export type SettingFlagValues = Readonly<Record<string, unknown>>;
+
 export function configFromFlags(
-  options: Record<string, unknown>,
+  options: SettingFlagValues,
   optional: readonly SettingName[] = [],
 ): LoadedConfig {
   const flags: Partial<Record<SettingName, string>> = {};

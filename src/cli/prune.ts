@@ -8,6 +8,13 @@ import { connectOrExplain } from '../db/connect.ts';
 
 const DEFAULT_WAIT_MS = '30000';
 
+type PruneOptions = {
+  readonly yes?: true;
+  readonly dryRun?: true;
+  readonly json?: true;
+  readonly waitMs: string;
+};
+
 const HELP = `
 Which rows go: created_at older than RELAY_RETENTION, and inserted by a transaction that the
 relay's slot has confirmed. prune notes the oldest transaction still in progress and writes a
@@ -40,12 +47,12 @@ export function pruneCommand(): Command {
     .option('--wait-ms <ms>', 'how long to wait for the slot to confirm', DEFAULT_WAIT_MS)
     .addHelpText('after', HELP);
   addSettingFlags(command, ['pgUrl', 'outboxTable', 'slot', 'retentionMs']);
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: PruneOptions) => {
     process.exitCode = await runPrune(options).catch(reportError);
   });
 }
 
-async function runPrune(options: Record<string, unknown>): Promise<number> {
+async function runPrune(options: PruneOptions): Promise<number> {
   const { config } = configFromFlags(options, ['kafkaBrokers']);
   const waitMs = parseWaitMs(options.waitMs);
   const dryRun = options.dryRun === true;
