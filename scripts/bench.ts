@@ -36,6 +36,7 @@ import { measureLatency, type LatencyOptions } from './bench/latency.ts';
 import { killRelays } from './bench/relay-process.ts';
 import { interruption, Interrupted, signalExitCode, Teardown } from './bench/teardown.ts';
 import { hideKafkajsTimerWarning } from './bench/warnings.ts';
+import { errorStack } from '../src/domain/errors.ts';
 
 interface BenchSettings {
   events: number;
@@ -274,7 +275,7 @@ function failure(error: unknown): number {
     progress(`interrupted by ${error.signal}; removing what the benchmark created`);
     return signalExitCode(error.signal);
   }
-  progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  progress(`failed: ${errorStack(error)}`);
   return 1;
 }
 

@@ -18,6 +18,7 @@ import { decodeAll, consumeAll } from '../test/support/consume.ts';
 import { dropOutbox, uniqueNames, type OutboxNames } from '../test/support/fixtures.ts';
 import { CLI, NODE_FLAGS, relayEnv } from '../test/support/relay.ts';
 import { quoteIdent } from '../src/db/sql.ts';
+import { errorMessage } from '../src/domain/errors.ts';
 import { metricSum, metricsText, samples, waitUntilReady } from './bench/http.ts';
 import { killRelays, startRelayProcess, type RelayProcess } from './bench/relay-process.ts';
 import { interruption, Interrupted, signalExitCode, Teardown } from './bench/teardown.ts';
@@ -143,7 +144,7 @@ async function step<T>(
 
 function messageOf(error: unknown): string {
   if (error instanceof AggregateError) return error.errors.map(messageOf).join('; ');
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 // ---------------------------------------------------------------- steps

@@ -10,7 +10,7 @@
  *   anything: the slot is exactly where it was afterwards.
  */
 import type pg from 'pg';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { decodePgoutput } from '../decode/pgoutput.ts';
 import { quoteIdent } from '../db/sql.ts';
@@ -299,7 +299,7 @@ export function groupTransactions(
 
 function decodingError(target: { slot: string; publication: string }, error: unknown): RelayError {
   if (isSlotBusy(error)) return slotBusyError(target.slot, error);
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return new RelayError('PG_SLOT', `cannot decode slot "${target.slot}": ${message}`, {
     cause: error,
     hint: `Check that RELAY_PUBLICATION ("${target.publication}") is the relay's publication.`,
@@ -648,7 +648,7 @@ export async function readCheckpoint(
     if (isUnknownTopic(error)) return { topic, key, topicExists: false, checkpoint: null };
     throw new RelayError(
       'KAFKA_CONNECT',
-      `cannot read the checkpoint from topic "${topic}": ${error instanceof Error ? error.message : String(error)}`,
+      `cannot read the checkpoint from topic "${topic}": ${errorMessage(error)}`,
       {
         cause: error,
         hint: 'Check RELAY_KAFKA_BROKERS and RELAY_CHECKPOINT_TOPIC, and that the brokers are up.',

@@ -27,12 +27,13 @@ import {
   type ReplayOrder,
 } from '../db/outbox-reader.ts';
 import type { BadRowReason } from '../domain/bad-row-reason.ts';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { INVALID_LSN } from '../domain/lsn.ts';
 import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from '../publish/kafka.ts';
+import type { Sealed, Unsealable } from '../encode/sealed.ts';
 import type { Router } from '../route/router.ts';
 
 /** Marks a record as a replay; the value is always "true". */
@@ -110,7 +111,7 @@ export interface ReplaySummary {
   order: ReplayOrder;
 }
 
-interface PlannedRecord extends KafkaRecord {
+interface PlannedRecord extends Unsealable<KafkaRecord> {
   readonly event: OutboxEvent;
   /** created_at as Postgres printed it: where a resumed replay starts. */
   readonly createdAt: string;
@@ -229,7 +230,7 @@ function encode(
     const key = deps.encoder.encodeKey?.(routed.key, topic) ?? routed.key;
     return { topic, key, headers: routed.headers, value, event, createdAt };
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     return { reason: routed ? encodeFailureReason(error) : 'unroutable', detail };
   }
 }
@@ -252,8 +253,7 @@ function sender(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary
       firstSentAt ??= performance.now();
       if (request.rate)
         await sleepUntil(firstSentAt + ((summary.sent + batch.length - 1) * 1000) / request.rate);
-      await deps.encoder.ready?.(); // schema ids from the registry, when one is in use
-      await publish(sink, batch);
+      await publish(sink, await deps.encoder.seal(batch)); // schema ids from the registry, if used
       batch.forEach((r) => countEvent(deps.hooks, summary, r));
       summary.sent += batch.length;
       lastAcknowledged = batch[batch.length - 1];
@@ -273,7 +273,7 @@ function countEvent(hooks: ReplayHooks | undefined, summary: ReplaySummary, r: P
   hooks?.event?.({ id: r.event.id, topic: r.topic, key, eventType: r.event.eventType });
 }
 
-async function publish(sink: KafkaSink, batch: readonly PlannedRecord[]): Promise<void> {
+async function publish(sink: KafkaSink, batch: readonly Sealed<PlannedRecord>[]): Promise<void> {
   const replayedAt = new Date().toISOString();
   const records = batch.map(({ topic, key, value, headers }) => ({
     topic,

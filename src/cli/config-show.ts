@@ -11,6 +11,7 @@ import { SETTINGS, type RelayConfig, type SettingName } from '../config/schema.t
 import { RelayError } from '../domain/errors.ts';
 import { parseTopicTemplate } from '../route/index.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
+import type { SettingFlagValues } from './common.ts';
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];
 
@@ -37,6 +38,8 @@ export function configCommand(): Command {
   return new Command('config').description('Inspect the configuration.').addCommand(showCommand());
 }
 
+type ShowOptions = { readonly json?: true };
+
 function showCommand(): Command {
   const command = new Command('show')
     .description(
@@ -44,7 +47,7 @@ function showCommand(): Command {
     )
     .option('--json', 'print the settings as a JSON array');
   addSettingFlags(command, NAMES);
-  return command.action((options: Record<string, unknown>, self: Command) => {
+  return command.action((options: ShowOptions, self: Command) => {
     const lines = settingLines(flagValues(self, options));
     process.stdout.write(options.json ? `${JSON.stringify(lines)}\n` : formatLines(lines));
     process.exitCode = verdict(options);
@@ -52,7 +55,7 @@ function showCommand(): Command {
 }
 
 /** The value each setting's flag was given, by setting name. */
-function flagValues(command: Command, options: Record<string, unknown>) {
+function flagValues(command: Command, options: SettingFlagValues) {
   const flags: Partial<Record<SettingName, string>> = {};
   for (const name of NAMES) {
     const spec = SETTINGS[name];
@@ -122,7 +125,7 @@ function loads(input: ConfigInput): boolean {
 }
 
 /** The configuration as a whole, as `run` checks it at start. */
-function verdict(options: Record<string, unknown>): number {
+function verdict(options: SettingFlagValues): number {
   try {
     parseTopicTemplate(configFromFlags(options).config.topicTemplate);
     return EXIT.ok;

@@ -16,6 +16,8 @@ const TIMEOUT_MS = 5_000;
 
 const SYMBOL: Record<FindingStatus, string> = { ok: '✓', warn: '!', fail: '✗', skip: '-' };
 
+type DoctorOptions = { readonly json?: true };
+
 export function doctorCommand(): Command {
   const command = new Command('doctor')
     .description(
@@ -31,12 +33,12 @@ export function doctorCommand(): Command {
     'topicTemplate',
     'logLevel',
   ]);
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: DoctorOptions) => {
     process.exitCode = await runDoctorCommand(options).catch(reportError);
   });
 }
 
-async function runDoctorCommand(options: Record<string, unknown>): Promise<number> {
+async function runDoctorCommand(options: DoctorOptions): Promise<number> {
   const { config } = configFromFlags(options);
   parseTopicTemplate(config.topicTemplate); // an invalid template is a configuration error
   // stdout carries the findings (or the JSON); logs go to stderr.

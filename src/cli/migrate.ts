@@ -6,6 +6,9 @@ import { MIGRATIONS_DIR } from '../db/paths.ts';
 import { ensureSlot, FAILOVER_SLOTS_SINCE, serverVersionNum } from '../source/slot.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
+/** `--no-slot` sets `slot` to false. */
+type MigrateOptions = { readonly json?: true; readonly slot: boolean };
+
 export function migrateCommand(): Command {
   const command = new Command('migrate')
     .description(
@@ -14,12 +17,12 @@ export function migrateCommand(): Command {
     .option('--json', 'print the result as JSON')
     .option('--no-slot', 'do not create the replication slot');
   addSettingFlags(command, ['pgUrl', 'outboxTable', 'publication', 'slot']);
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: MigrateOptions) => {
     process.exitCode = await runMigrate(options).catch(reportError);
   });
 }
 
-async function runMigrate(options: Record<string, unknown>): Promise<number> {
+async function runMigrate(options: MigrateOptions): Promise<number> {
   const { config } = configFromFlags(options, ['kafkaBrokers']);
   const target = {
     schema: config.outboxSchema,

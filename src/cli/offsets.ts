@@ -28,10 +28,21 @@ import type { ServerIdentity } from '../domain/server-identity.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
 
-/** `reset` without --yes: the plan was printed and nothing changed. */
-export const EXIT_CONFIRMATION_NEEDED = 4;
 /** Most pgoutput rows a dry run decodes to count skipped events; beyond it, "at least". */
 const COUNT_MAX_ROWS = 100_000;
+
+type ShowOptions = { readonly json?: true; readonly peek?: true };
+
+/** `--no-count` sets `count` to false. */
+type ResetOptions = {
+  readonly toLsn?: string;
+  readonly toTime?: string;
+  readonly toNow?: true;
+  readonly recreate?: true;
+  readonly yes?: true;
+  readonly count: boolean;
+  readonly json?: true;
+};
 
 const SHOW_HELP = `
 Lag in time: Postgres keeps no commit time per LSN, so it is shown only where it is measured:
@@ -97,7 +108,7 @@ function showCommand(): Command {
     .option('--peek', 'with no relay attached, decode the slot to find the oldest pending commit');
   addSettingFlags(command, ['pgUrl', 'slot', 'publication', 'kafkaBrokers', 'delivery']);
   command.addHelpText('after', SHOW_HELP);
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: ShowOptions) => {
     process.exitCode = await runShow(options).catch(reportError);
   });
 }
@@ -119,7 +130,7 @@ function resetCommand(): Command {
     .option('--json', 'print one JSON object');
   addSettingFlags(command, ['pgUrl', 'slot', 'publication']);
   command.addHelpText('after', RESET_HELP);
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: ResetOptions) => {
     process.exitCode = await runReset(options).catch(reportError);
   });
 }
@@ -143,7 +154,7 @@ async function withDb<T>(pgUrl: string, work: (db: pg.Client) => Promise<T>): Pr
 
 // ---- show
 
-async function runShow(options: Record<string, unknown>): Promise<number> {
+async function runShow(options: ShowOptions): Promise<number> {
   const loaded = configFromFlags(options, ['kafkaBrokers']);
   const { config } = loaded;
   const exactlyOnce = config.delivery === 'exactly-once';
@@ -323,10 +334,10 @@ async function createMissingSlot(
   );
   if (confirmed) return EXIT.ok;
   process.stderr.write('outbox-relay: nothing changed; run again with --yes to do it\n');
-  return EXIT_CONFIRMATION_NEEDED;
+  return EXIT.confirmationNeeded;
 }
 
-async function runReset(options: Record<string, unknown>): Promise<number> {
+async function runReset(options: ResetOptions): Promise<number> {
   const target = parseTarget(options);
   const { config } = configFromFlags(options, ['kafkaBrokers']);
   const confirmed = options.yes === true;
@@ -354,15 +365,17 @@ async function runReset(options: Record<string, unknown>): Promise<number> {
     if (!confirmed) {
       print(false, null);
       process.stderr.write('outbox-relay: nothing changed; run again with --yes to do it\n');
-      return EXIT_CONFIRMATION_NEEDED;
+      return EXIT.confirmationNeeded;
     }
     print(true, await applyReset(db, plan));
     return EXIT.ok;
   });
 }
 
-function parseTarget(options: Record<string, unknown>): ResetTarget {
-  const given = ['toLsn', 'toTime', 'toNow', 'recreate'].filter((k) => options[k] !== undefined);
+function parseTarget(options: ResetOptions): ResetTarget {
+  const given = (['toLsn', 'toTime', 'toNow', 'recreate'] as const).filter(
+    (k) => options[k] !== undefined,
+  );
   if (given.length !== 1) {
     throw usage(
       `choose exactly one target: --to-lsn, --to-time, --to-now or --recreate (got ${given.length})`,

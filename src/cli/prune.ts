@@ -6,9 +6,14 @@ import { formatRetention, pruneOnce, pruneTargetFrom, type PruneReport } from '.
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { connectOrExplain } from '../db/connect.ts';
 
-/** The slot did not confirm the watermark within --wait-ms, so nothing was deleted. */
-const EXIT_NOT_CONFIRMED = 4;
 const DEFAULT_WAIT_MS = '30000';
+
+type PruneOptions = {
+  readonly yes?: true;
+  readonly dryRun?: true;
+  readonly json?: true;
+  readonly waitMs: string;
+};
 
 const HELP = `
 Which rows go: created_at older than RELAY_RETENTION, and inserted by a transaction that the
@@ -42,12 +47,12 @@ export function pruneCommand(): Command {
     .option('--wait-ms <ms>', 'how long to wait for the slot to confirm', DEFAULT_WAIT_MS)
     .addHelpText('after', HELP);
   addSettingFlags(command, ['pgUrl', 'outboxTable', 'slot', 'retentionMs']);
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: PruneOptions) => {
     process.exitCode = await runPrune(options).catch(reportError);
   });
 }
 
-async function runPrune(options: Record<string, unknown>): Promise<number> {
+async function runPrune(options: PruneOptions): Promise<number> {
   const { config } = configFromFlags(options, ['kafkaBrokers']);
   const waitMs = parseWaitMs(options.waitMs);
   const dryRun = options.dryRun === true;
@@ -69,7 +74,7 @@ async function runPrune(options: Record<string, unknown>): Promise<number> {
       `outbox-relay: slot "${config.slot}" did not confirm ${report.watermarkLsn} within ${waitMs} ms (it is at ${report.confirmedFlushLsn}): nothing deleted\n` +
         '  what to do: run prune while `outbox-relay run` streams from this slot, or raise --wait-ms if it is catching up.\n',
     );
-    return EXIT_NOT_CONFIRMED;
+    return EXIT.confirmationNeeded;
   } finally {
     await db.end();
   }

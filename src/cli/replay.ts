@@ -34,6 +34,16 @@ const SELECTOR_FLAGS: Readonly<Record<SelectorName, string>> = {
 };
 const SELECTOR_LIST = Object.values(SELECTOR_FLAGS).join(', ');
 
+/** The selectors (by SELECTOR_FLAGS) and the other options, as commander hands them over. */
+export type ReplayOptions = { readonly [name in SelectorName]?: string } & {
+  readonly all?: true;
+  readonly topic?: string;
+  readonly dryRun?: true;
+  readonly rate?: string;
+  readonly order?: string;
+  readonly json?: true;
+};
+
 const HELP = `
 Selectors combine: an event is replayed when it matches every one given. Times are anything
 PostgreSQL reads as a timestamptz (ISO 8601 such as 2026-05-01T12:00:00Z; without an offset,
@@ -97,12 +107,12 @@ export function replayCommand(): Command {
   command.addHelpText('after', HELP);
   // Usage errors (an unknown option, a missing value) exit 2, as documented, not commander's 1.
   command.exitOverride((error) => process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.config));
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: ReplayOptions) => {
     process.exitCode = await runReplay(options).catch(reportError);
   });
 }
 
-async function runReplay(options: Record<string, unknown>): Promise<number> {
+async function runReplay(options: ReplayOptions): Promise<number> {
   const request = replayRequest(options);
   const { config, sources } = configFromFlags(options, request.dryRun ? ['kafkaBrokers'] : []);
   const router = routerFrom(config);
@@ -145,7 +155,7 @@ async function runReplay(options: Record<string, unknown>): Promise<number> {
 }
 
 /** The request the options describe, or a usage error (exit 2) that says what to give. */
-export function replayRequest(options: Record<string, unknown>): ReplayRequest {
+export function replayRequest(options: ReplayOptions): ReplayRequest {
   const selection = selectionFrom(options);
   const given = Object.keys(selection);
   if (given.length === 0 && options.all !== true) {
@@ -165,9 +175,9 @@ export function replayRequest(options: Record<string, unknown>): ReplayRequest {
   };
 }
 
-function selectionFrom(options: Record<string, unknown>): OutboxSelection {
+function selectionFrom(options: ReplayOptions): OutboxSelection {
   const selection: Record<string, string | string[]> = {};
-  for (const [name, flag] of Object.entries(SELECTOR_FLAGS)) {
+  for (const [name, flag] of Object.entries(SELECTOR_FLAGS) as [SelectorName, string][]) {
     const raw = options[name];
     if (typeof raw !== 'string') continue;
     const value = raw.trim();

@@ -15,6 +15,7 @@ import {
 } from '../encode/schema-check.ts';
 import { createRelay, encoderFrom, routerFrom } from '../pipeline/create.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
+import type { SettingFlagValues } from './common.ts';
 
 export function runCommand(): Command {
   const command = new Command('run').description(
@@ -30,7 +31,7 @@ export function runCommand(): Command {
     'httpPort',
     'logLevel',
   ]);
-  return command.action(async (options: Record<string, unknown>) => {
+  return command.action(async (options: SettingFlagValues) => {
     let config: RelayConfig;
     try {
       config = configFromFlags(options).config;

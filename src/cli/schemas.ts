@@ -15,6 +15,8 @@ import {
 import { loadSchemaDirectory, SCHEMA_DIR_SETTING } from '../encode/schema-directory.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
+type CheckOptions = { readonly topics?: string; readonly json?: true };
+
 export function schemasCommand(): Command {
   const schemas = new Command('schemas').description('Event schemas and the schema registry.');
   const check = new Command('check')
@@ -27,13 +29,13 @@ export function schemasCommand(): Command {
     )
     .option('--json', 'print one report per subject as a JSON array');
   addSettingFlags(check, ['schemaDir', 'schemaRegistryUrl', 'topicTemplate', 'logLevel']);
-  check.action(async (options: Record<string, unknown>) => {
+  check.action(async (options: CheckOptions) => {
     process.exitCode = await runCheck(options).catch(reportError);
   });
   return schemas.addCommand(check);
 }
 
-async function runCheck(options: Record<string, unknown>): Promise<number> {
+async function runCheck(options: CheckOptions): Promise<number> {
   const { config } = configFromFlags(options, ['pgUrl', 'kafkaBrokers']);
   if (!config.schemaDir) {
     throw new RelayError(

@@ -20,7 +20,7 @@
  *   committed meanwhile inside the selection, ahead of the cursor, are read too.
  */
 import pg from 'pg';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
 import { quoteIdent } from './sql.ts';
 
@@ -101,7 +101,7 @@ export async function connectReader(pgUrl: string, applicationName: string): Pro
   try {
     await db.connect();
   } catch (error) {
-    throw new RelayError('PG_CONNECT', `cannot connect to PostgreSQL: ${messageOf(error)}`, {
+    throw new RelayError('PG_CONNECT', `cannot connect to PostgreSQL: ${errorMessage(error)}`, {
       cause: error,
       retriable: true,
       hint: 'Check RELAY_PG_URL: host, port, database, user and password.',
@@ -292,7 +292,7 @@ async function queryPage<R extends object = OutboxTextRow>(
 
 function readError(error: unknown, table: string): RelayError {
   const code = (error as { code?: unknown }).code;
-  const message = messageOf(error);
+  const message = errorMessage(error);
   if (typeof code === 'string' && code.startsWith('22')) {
     // A data exception: Postgres could not read a selector's value as a time or an id.
     return new RelayError('CONFIG_INVALID', `a selector's value is not valid: ${message}`, {
@@ -314,7 +314,3 @@ const READ_HINTS: Readonly<Record<string, string>> = {
   '42703': `The table must have the outbox columns (${OUTBOX_COLUMNS.join(', ')}): check RELAY_OUTBOX_TABLE.`,
   '42501': 'Grant the role in RELAY_PG_URL SELECT on the outbox table.',
 };
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -14,6 +14,7 @@ import { envelopeSchema, toEnvelopeRecord } from './envelope.ts';
 import { jsonToAvro, parseJsonExact, PayloadMismatch } from './json-to-avro.ts';
 import { avroTypeLabel } from './logical-types.ts';
 import type { EventSchema } from './schema-directory.ts';
+import type { Sealed, Unsealed } from './sealed.ts';
 import { createSingleObjectWriter, schemaFingerprint } from './single-object.ts';
 
 /**
@@ -25,14 +26,25 @@ export interface EventEncoder {
    * Encodes the event's value for `topic`. Throws EncodeFailure naming the event and the reason
    * when the event cannot be encoded (it is then dead-lettered).
    */
-  encodeValue(event: OutboxEvent, topic?: string): Buffer;
+  encodeValue(event: OutboxEvent, topic?: string): Unsealed;
   /** Present with RELAY_KEY_FORMAT=avro: the aggregate id as an Avro string, framed as values are. */
-  encodeKey?(aggregateId: string, topic: string): Buffer;
+  encodeKey?(aggregateId: string, topic: string): Unsealed;
   /**
    * Resolves once every value returned so far is complete (a registry's schema id may be
    * filled in later); rejects with the registry's error. Absent: values are complete at once.
    */
   ready?(): Promise<void>;
+  /**
+   * As ready(), then gives back `records`, the same objects, typed as sendable: the one way
+   * from what encodeValue and encodeKey return to a KafkaRecord.
+   */
+  seal<R extends SealableRecord>(records: readonly R[]): Promise<Sealed<R>[]>;
+}
+
+/** A record whose key and value an EventEncoder may have written. */
+export interface SealableRecord {
+  readonly key: unknown;
+  readonly value: unknown;
 }
 
 /** Why an event could not be encoded; its `reason` goes into the dead letter's headers. */
@@ -99,21 +111,32 @@ export function createEventEncoder(options: EventEncoderOptions = {}): EventEnco
     fullName: envelope.type.name ?? 'io.outboxrelay.OutboxEvent',
     fingerprint: envelope.fingerprint,
   };
+  const ready = async () => wireFormat.ready?.();
   return {
     encodeValue(event, topic = '') {
       const schema = schemas.get(event.eventType);
-      if (schema) return encodeTyped(event, schema, wireFormat.writer(schema, topic));
+      if (schema) return unsealed(encodeTyped(event, schema, wireFormat.writer(schema, topic)));
       if (options.withoutSchema === 'dead-letter') throw noSchema(event);
-      return encodeEnvelope(event, wireFormat.writer(envelopeWritable, topic));
+      return unsealed(encodeEnvelope(event, wireFormat.writer(envelopeWritable, topic)));
     },
     ...(options.avroKeys
       ? {
           encodeKey: (aggregateId: string, topic: string) =>
-            wireFormat.writer(KEY_SCHEMA, topic, 'key')(aggregateId),
+            unsealed(wireFormat.writer(KEY_SCHEMA, topic, 'key')(aggregateId)),
         }
       : {}),
-    ...(wireFormat.ready ? { ready: () => wireFormat.ready?.() ?? Promise.resolve() } : {}),
+    ...(wireFormat.ready ? { ready } : {}),
+    async seal<R extends SealableRecord>(records: readonly R[]) {
+      await ready();
+      // Every value written so far is complete now, these records' among them.
+      return records as unknown as Sealed<R>[];
+    },
   };
+}
+
+/** Marks what the wire format wrote: until seal(), it may hold a blank schema id. */
+function unsealed(bytes: Buffer): Unsealed {
+  return bytes as Unsealed;
 }
 
 /** The key schema with RELAY_KEY_FORMAT=avro: the aggregate id as an Avro string. */

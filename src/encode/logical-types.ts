@@ -31,11 +31,24 @@ function bigintUnderlying(opts: unknown): Partial<avro.ForSchemaOptions> {
   return { ...(opts as Partial<avro.ForSchemaOptions>), typeHook };
 }
 
-/** timestamp-micros: microseconds since the Unix epoch, as a bigint (a Date would drop micros). */
-export class TimestampMicrosType extends avro.types.LogicalType {
+/** The units of Avro's timestamp logical types: the suffix of their `logicalType` name. */
+const TIMESTAMP_UNITS = ['millis', 'micros'] as const;
+export type TimestampUnit = (typeof TIMESTAMP_UNITS)[number];
+
+/**
+ * timestamp-millis and timestamp-micros: milli- or microseconds since the Unix epoch, as a bigint
+ * like every long (a Date would drop micros). One class for both units: avsc constructs it from
+ * the schema, whose `logicalType` names the unit; a writer of the other unit does not resolve.
+ */
+export class TimestampType extends avro.types.LogicalType {
+  readonly unit: TimestampUnit;
+
   constructor(schema: avro.Schema, opts?: unknown) {
     super(schema, bigintUnderlying(opts));
     requireUnderlying(this, 'long');
+    const unit = TIMESTAMP_UNITS.find((u) => avroTypeLabel(this) === `timestamp-${u}`);
+    if (!unit) throw new Error(`${avroTypeLabel(this)} is not a timestamp logical type`);
+    this.unit = unit;
   }
 
   protected override _fromValue(value: bigint): bigint {
@@ -47,7 +60,7 @@ export class TimestampMicrosType extends avro.types.LogicalType {
   }
 
   protected override _resolve(writer: avro.Type): ((value: bigint) => bigint) | undefined {
-    const compatible = ['long', 'abstract:long', 'logical:timestamp-micros'];
+    const compatible = ['long', 'abstract:long', this.typeName];
     return compatible.includes(writer.typeName) ? (value) => value : undefined;
   }
 }
@@ -71,27 +84,6 @@ export class UuidType extends avro.types.LogicalType {
 
   protected override _resolve(writer: avro.Type): ((value: string) => string) | undefined {
     const compatible = ['string', 'logical:uuid'];
-    return compatible.includes(writer.typeName) ? (value) => value : undefined;
-  }
-}
-
-/** timestamp-millis: milliseconds since the Unix epoch, as a bigint like every long. */
-export class TimestampMillisType extends avro.types.LogicalType {
-  constructor(schema: avro.Schema, opts?: unknown) {
-    super(schema, bigintUnderlying(opts));
-    requireUnderlying(this, 'long');
-  }
-
-  protected override _fromValue(value: bigint): bigint {
-    return value;
-  }
-
-  protected override _toValue(value: unknown): bigint | undefined {
-    return isLong(value) ? value : undefined;
-  }
-
-  protected override _resolve(writer: avro.Type): ((value: bigint) => bigint) | undefined {
-    const compatible = ['long', 'abstract:long', 'logical:timestamp-millis'];
     return compatible.includes(writer.typeName) ? (value) => value : undefined;
   }
 }
@@ -213,8 +205,8 @@ function formatDecimal(unscaled: bigint, scale: number): string {
 
 /** The logical types the relay understands, keyed by their Avro `logicalType` name. */
 export const logicalTypes: Readonly<Record<string, LogicalTypeClass>> = Object.freeze({
-  'timestamp-millis': TimestampMillisType,
-  'timestamp-micros': TimestampMicrosType,
+  'timestamp-millis': TimestampType,
+  'timestamp-micros': TimestampType,
   date: DateType,
   decimal: DecimalType,
   uuid: UuidType,

@@ -5,9 +5,10 @@
  *
  * Encoding stays synchronous on the hot path: the first value of a (subject, schema) pair is
  * written with its id left blank while the id is registered or looked up in the background;
- * `ready()`, which the publisher awaits before every produce request, fills in the blanks. So a
- * value never reaches Kafka without its id, and a registry that is down holds up publishing
- * (retried like a broker outage), never the ordering.
+ * `ready()` fills in the blanks, and the encoder's `seal()`, the only way from an encoded value
+ * to a sendable record (sealed.ts), awaits it before every produce request. So a value never
+ * reaches Kafka without its id, and a registry that is down holds up publishing (retried like a
+ * broker outage), never the ordering.
  */
 import type avro from 'avsc';
 import { RelayError } from '../domain/errors.ts';

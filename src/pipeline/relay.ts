@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { RelayConfig } from '../config/schema.ts';
-import { RelayError, isRetriable } from '../domain/errors.ts';
+import { errorMessage, RelayError, isRetriable } from '../domain/errors.ts';
+import { Backoff } from '../domain/retry.ts';
 import { formatLsn, INVALID_LSN, type Lsn } from '../domain/lsn.ts';
 import type { EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
@@ -64,8 +65,7 @@ export interface StopReport {
   durableLsn: string;
 }
 
-const BACKOFF_INITIAL_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
+const RECONNECT_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 /**
  * After the replication connection is lost, how long the records already read may still go to
  * Kafka (each request also under the slot lease, which ends 2 s after the last frame).
@@ -117,7 +117,7 @@ export class Relay {
   /** Runs until stop() or a non-retriable error (which it throws). */
   async run(): Promise<void> {
     let prepared = false;
-    let backoff = BACKOFF_INITIAL_MS;
+    const backoff = new Backoff(RECONNECT_BACKOFF);
     while (!this.stopRequested) {
       const durableBefore = this.lastDurable;
       try {
@@ -137,16 +137,15 @@ export class Relay {
         }
         // A session that moved the durable position was healthy: a Postgres restart after hours
         // of streaming, or the second of two restarts in a minute, is retried promptly.
-        if (this.lastDurable > durableBefore) backoff = BACKOFF_INITIAL_MS;
+        if (this.lastDurable > durableBefore) backoff.reset();
         this.deps.health.stream = 'reconnecting';
-        this.deps.health.lastError = error instanceof Error ? error.message : String(error);
+        this.deps.health.lastError = errorMessage(error);
         this.deps.metrics.reconnects.inc({ component: 'postgres' });
-        this.log.warn(
-          { err: error, retryInMs: backoff },
-          'replication session ended; reconnecting',
+        const retryInMs = backoff.next();
+        this.log.warn({ err: error, retryInMs }, 'replication session ended; reconnecting');
+        await sleep(retryInMs, undefined, { signal: this.stopSignal.signal }).catch(
+          () => undefined,
         );
-        await sleep(backoff, undefined, { signal: this.stopSignal.signal }).catch(() => undefined);
-        backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
       }
     }
   }

@@ -24,6 +24,7 @@ import type { HealthState } from '../ops/health.ts';
 import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import { Publisher, type PendingRecord, type RefusalReason } from '../publish/publisher.ts';
+import type { QueuedRecord } from '../publish/publisher.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
 import type { SlotLease } from '../source/slot-lease.ts';
@@ -113,6 +114,7 @@ export class ReplicationSession {
         failed: (error, attempt, retryInMs) => this.onPublishFailed(error, attempt, retryInMs),
         refused: (record, reason, detail) => this.refusedDeadLetter(record, reason, detail),
         beforeSend: () => this.beforeSend(),
+        seal: (records) => this.deps.encoder.seal(records),
       },
       { ...options, checkpoint: options.checkpointRecord, failFast: !!options.checkpointRecord },
     );
@@ -373,7 +375,7 @@ export class ReplicationSession {
    * the outbox table, from where `outbox-relay replay --ids` sends it once the cause is fixed.
    */
   private refusedDeadLetter(
-    record: PendingRecord,
+    record: QueuedRecord,
     reason: RefusalReason,
     detail: string,
   ): PendingRecord {

@@ -13,7 +13,7 @@ import {
   type ISocketFactory,
   type LogEntry,
 } from 'kafkajs';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 
@@ -147,7 +147,7 @@ class KafkajsInspector implements KafkaInspector {
 
 function unreachable(error: unknown, options: KafkaInspectorOptions): RelayError {
   const { brokers, timeoutMs, security } = options;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const failure = explainKafkaFailure(error, brokers, security);
   const hint = failure.retriable
     ? `${failure.hint} They must answer from here within ${timeoutMs} ms (firewall, advertised.listeners).`

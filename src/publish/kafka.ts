@@ -16,7 +16,8 @@ import {
   type LogEntry,
   type Producer,
 } from 'kafkajs';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
+import type { Sendable } from '../encode/sealed.ts';
 import type { Logger } from '../ops/logger.ts';
 import { explainKafkaFailure, openSocket, type KafkaSecurity } from './kafka-security.ts';
 import { classifyKafkaError, classifyPerTopic, collidingTopic } from './kafka-errors.ts';
@@ -26,8 +27,8 @@ import { createPlatformaticProducer } from './kafka-platformatic.ts';
 export interface KafkaRecord {
   readonly topic: string;
   /** The aggregate id as UTF-8 text, or its Avro encoding (RELAY_KEY_FORMAT=avro). */
-  readonly key: string | Buffer | null;
-  readonly value: Buffer;
+  readonly key: string | Sendable | null;
+  readonly value: Sendable;
   readonly headers: Readonly<Record<string, string>>;
 }
 
@@ -574,7 +575,7 @@ const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
  * stops with the hint, which names the setting.
  */
 function kafkaError(what: string, error: unknown, options: KafkaSinkOptions): RelayError {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const explained = explainKafkaFailure(error, options.brokers, options.security);
   const failure = classifyKafkaError(error);
   if (explained.retriable && failure.kind === 'fatal' && failure.hint) {

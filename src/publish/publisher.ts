@@ -3,7 +3,7 @@
  * retried request can never be overtaken and per-key order holds; records accumulate while a
  * request is out, which batches naturally under load (kafkajs has no linger.ms).
  *
- * A failed request is retried, whole and in order, with capped exponential backoff, until it
+ * A failed request is retried, whole and in order, with jittered capped backoff, until it
  * succeeds or the publisher is abandoned. Nothing is dropped: a record Kafka refuses for good
  * (too large for its topic, a topic Kafka will not create or let us write) is replaced by a dead
  * letter in its place, so that it does not hold up every record behind it.
@@ -16,7 +16,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RelayError } from '../domain/errors.ts';
 import { Fifo } from '../domain/fifo.ts';
+import { backoffDelay, type BackoffPolicy } from '../domain/retry.ts';
 import type { Lsn } from '../domain/lsn.ts';
+import type { Sealed, Unsealable } from '../encode/sealed.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from './kafka.ts';
 import { fitsAlone, RECORD_BATCH_OVERHEAD, recordBytes } from './record-size.ts';
 
@@ -30,6 +32,9 @@ export interface PendingRecord extends KafkaRecord {
   readonly index: number;
 }
 
+/** A record as enqueued: its key and value may still wait for the encoder's seal(). */
+export type QueuedRecord = Unsealable<PendingRecord>;
+
 export interface PublisherHooks {
   /** Kafka acknowledged these records, in the order they were enqueued. */
   acknowledged(records: readonly PendingRecord[]): void;
@@ -41,9 +46,11 @@ export interface PublisherHooks {
    * said. Returns what to send in its place (a small dead letter for the same transaction and
    * position). A replacement that is refused too is fatal.
    */
-  refused(record: PendingRecord, reason: RefusalReason, detail: string): PendingRecord;
-  /** Resolves when the records enqueued so far are ready to send (schema ids filled in). */
+  refused(record: QueuedRecord, reason: RefusalReason, detail: string): PendingRecord;
+  /** Before every request; throws to keep it from being sent. */
   beforeSend?(): Promise<void>;
+  /** The request's records, sendable: the encoder's seal(), which fills in schema ids. */
+  seal(records: readonly QueuedRecord[]): Promise<Sealed<QueuedRecord>[]>;
 }
 
 export type RefusalReason = 'too-large' | 'unroutable';
@@ -66,20 +73,25 @@ export interface PublisherOptions {
 }
 
 export class Publisher {
-  private readonly queue = new Fifo<PendingRecord>();
+  private readonly queue = new Fifo<QueuedRecord>();
   private running: Promise<void> | null = null;
   private abandoned = false;
   /** Dead letters sent in place of refused records; one refused too is fatal. */
-  private readonly replacements = new WeakSet<PendingRecord>();
+  private readonly replacements = new WeakSet<QueuedRecord>();
   private readonly abort = new AbortController();
   private readonly sink: KafkaSink;
   private readonly hooks: PublisherHooks;
-  private readonly options: PublisherOptions & { retryInitialMs: number; retryMaxMs: number };
+  private readonly options: PublisherOptions;
+  private readonly retryPolicy: BackoffPolicy;
 
   constructor(sink: KafkaSink, hooks: PublisherHooks, options: PublisherOptions) {
     this.sink = sink;
     this.hooks = hooks;
-    this.options = { retryInitialMs: 250, retryMaxMs: 5_000, ...options };
+    this.options = options;
+    this.retryPolicy = {
+      initialMs: options.retryInitialMs ?? 250,
+      maxMs: options.retryMaxMs ?? 5_000,
+    };
   }
 
   /** Records waiting for their produce request. */
@@ -87,7 +99,7 @@ export class Publisher {
     return this.queue.length;
   }
 
-  enqueue(record: PendingRecord): void {
+  enqueue(record: QueuedRecord): void {
     if (this.abandoned) return;
     this.queue.push(record);
     this.running ??= this.loop().finally(() => (this.running = null));
@@ -99,9 +111,9 @@ export class Publisher {
   }
 
   /** Drops the records at the back of the queue that `match`, up to the first that does not. */
-  dropQueuedTail(match: (record: PendingRecord) => boolean): number {
+  dropQueuedTail(match: (record: QueuedRecord) => boolean): number {
     let dropped = 0;
-    while (this.waiting > 0 && match(this.queue.peek(this.waiting - 1) as PendingRecord)) {
+    while (this.waiting > 0 && match(this.queue.peek(this.waiting - 1) as QueuedRecord)) {
       this.queue.pop();
       dropped++;
     }
@@ -132,7 +144,7 @@ export class Publisher {
   private headTopics(): string[] {
     const topics = new Set<string>();
     const end = Math.min(this.waiting, this.options.batchMaxEvents);
-    for (let i = 0; i < end; i++) topics.add((this.queue.peek(i) as PendingRecord).topic);
+    for (let i = 0; i < end; i++) topics.add((this.queue.peek(i) as QueuedRecord).topic);
     return [...topics];
   }
 
@@ -142,9 +154,9 @@ export class Publisher {
    * partition's record batch can exceed it). A record refused for good is replaced here, before
    * it joins the request, so that its request is not refused with it.
    */
-  private takeBatch(topics: ReadonlyMap<string, TopicState>): PendingRecord[] {
+  private takeBatch(topics: ReadonlyMap<string, TopicState>): QueuedRecord[] {
     const { batchMaxEvents, batchMaxBytes } = this.options;
-    const batch: PendingRecord[] = [];
+    const batch: QueuedRecord[] = [];
     const topicBytes = new Map<string, number>();
     let bytes = 0;
     for (
@@ -172,7 +184,7 @@ export class Publisher {
 
   /** Why Kafka will refuse this record for good, if it will. */
   private refusal(
-    record: PendingRecord,
+    record: QueuedRecord,
     state: TopicState,
   ): { reason: RefusalReason; detail: string } | null {
     if (this.replacements.has(record)) return null;
@@ -185,7 +197,7 @@ export class Publisher {
     };
   }
 
-  private replace(record: PendingRecord, reason: RefusalReason, detail: string): PendingRecord {
+  private replace(record: QueuedRecord, reason: RefusalReason, detail: string): PendingRecord {
     const replacement = this.hooks.refused(record, reason, detail);
     this.replacements.add(replacement);
     return replacement;
@@ -214,19 +226,21 @@ export class Publisher {
    * Sends `batch` and returns what Kafka now holds: the batch, with refused records replaced;
    * or null when it gave up (abandoned, or failing fast) without Kafka's acknowledgement.
    */
-  private async sendWithRetry(batch: PendingRecord[]): Promise<PendingRecord[] | null> {
-    let current = batch;
+  private async sendWithRetry(batch: QueuedRecord[]): Promise<PendingRecord[] | null> {
+    let current: QueuedRecord[] = batch;
     const sent = await this.retrying(
       async () => {
         await this.hooks.beforeSend?.();
-        current = this.screen(current, await this.sink.ensureTopics(topicsOf(current)));
+        const sealed = await this.hooks.seal(current);
+        let sendable = this.screen(sealed, await this.sink.ensureTopics(topicsOf(sealed)));
+        current = sendable;
         // Dead letters put in just now go to a topic that may not exist yet.
-        const states = await this.sink.ensureTopics(topicsOf(current));
-        current = this.screen(current, states);
-        const last = current[current.length - 1];
+        const states = await this.sink.ensureTopics(topicsOf(sendable));
+        current = sendable = this.screen(sendable, states);
+        const last = sendable[sendable.length - 1];
         const checkpoint = last && this.options.checkpoint?.(last);
-        await this.sink.send(checkpoint ? [...current, checkpoint] : current);
-        return current;
+        await this.sink.send(checkpoint ? [...sendable, checkpoint] : sendable);
+        return sendable;
       },
       // Deterministic, and refused before anything was written (a Kafka transaction is
       // aborted): split until the record or topic is found, and send dead letters instead.
@@ -236,7 +250,7 @@ export class Publisher {
   }
 
   /**
-   * Runs `attempt` until it succeeds, with capped exponential backoff between failures.
+   * Runs `attempt` until it succeeds, with jittered capped backoff between failures.
    * Undefined once abandoned: a non-retriable error (or any error, failing fast) abandons.
    */
   private async retrying<T>(
@@ -256,7 +270,7 @@ export class Publisher {
           this.hooks.failed(error, n, null);
           return undefined;
         }
-        const delay = Math.min(this.options.retryMaxMs, this.options.retryInitialMs * 2 ** (n - 1));
+        const delay = backoffDelay(this.retryPolicy, n);
         this.hooks.failed(error, n, delay);
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
         if (this.abandoned) return undefined;
@@ -265,7 +279,7 @@ export class Publisher {
   }
 
   private async splitRefused(
-    batch: PendingRecord[],
+    batch: QueuedRecord[],
     error: RelayError,
   ): Promise<PendingRecord[] | null> {
     const reason: RefusalReason = error.code === 'KAFKA_TOO_LARGE' ? 'too-large' : 'unroutable';
@@ -285,6 +299,6 @@ export class Publisher {
   }
 }
 
-function topicsOf(records: readonly KafkaRecord[]): string[] {
+function topicsOf(records: readonly Pick<KafkaRecord, 'topic'>[]): string[] {
   return [...new Set(records.map((r) => r.topic))];
 }

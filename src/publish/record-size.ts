@@ -8,6 +8,12 @@
  */
 import type { KafkaRecord } from './kafka.ts';
 
+/** What the size depends on; a record not yet sealed has its final size already. */
+type SizedRecord = Pick<KafkaRecord, 'headers'> & {
+  readonly key: string | Buffer | null;
+  readonly value: Buffer;
+};
+
 /** baseOffset, length, leader epoch, magic, crc, attributes, last offset delta, timestamps,
  * producer id and epoch, base sequence, record count. */
 export const RECORD_BATCH_OVERHEAD = 61;
@@ -30,7 +36,7 @@ function field(length: number): number {
   return varintBytes(length) + Math.max(0, length);
 }
 
-export function recordBytes(record: Pick<KafkaRecord, 'key' | 'value' | 'headers'>): number {
+export function recordBytes(record: SizedRecord): number {
   const key = record.key === null ? -1 : Buffer.byteLength(record.key);
   const headers = Object.entries(record.headers);
   let body = 1 + DELTAS + field(key) + field(record.value.length) + varintBytes(headers.length);
@@ -41,6 +47,6 @@ export function recordBytes(record: Pick<KafkaRecord, 'key' | 'value' | 'headers
 }
 
 /** Whether one record alone fits under a topic's limit. */
-export function fitsAlone(record: Pick<KafkaRecord, 'key' | 'value' | 'headers'>, limit: number) {
+export function fitsAlone(record: SizedRecord, limit: number) {
   return RECORD_BATCH_OVERHEAD + recordBytes(record) <= limit;
 }

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { explainCertificate } from '../db/connect.ts';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import { invalidatedSlotError } from './slot.ts';
 import { INVALID_LSN, parseLsn, type Lsn } from '../domain/lsn.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
@@ -240,7 +240,7 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
 function asReplicationError(error: unknown, slot: string): RelayError {
   if (error instanceof RelayError) return error;
   const pgCode = (error as { code?: string }).code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (pgCode === '55006') {
     return new RelayError(
       'PG_SLOT_BUSY',

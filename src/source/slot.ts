@@ -4,7 +4,7 @@
  */
 import type { SlotHolder } from '../ops/health.ts';
 import type pg from 'pg';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { quoteIdent, SQL } from '../db/sql.ts';
 
@@ -230,7 +230,7 @@ export async function explainMissingPublication(
   error: unknown,
   target: SlotTarget,
 ): Promise<unknown> {
-  const message = error instanceof Error ? error.message : '';
+  const message = errorMessage(error);
   if (!(error instanceof RelayError) || !message.includes(`publication "${target.publication}"`))
     return error;
   const { rows } = await db.query(SQL.publicationExists, [target.publication]);

@@ -133,7 +133,7 @@ describe(`Apache Avro Java ${AVRO_JAVA_VERSION} reads the envelopes the relay wr
   });
 
   it('refuses a message with another schema fingerprint or with a byte too many', async () => {
-    const [message] = messages as [Buffer];
+    const message = messages[0] as Buffer;
     const otherFingerprint = Buffer.from(message);
     otherFingerprint.writeBigUInt64LE(0x1122334455667788n, 2);
     const trailingByte = Buffer.concat([message, Buffer.from([0])]);

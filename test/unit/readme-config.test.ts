@@ -3,13 +3,20 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SETTINGS } from '../../src/config/schema.ts';
+import { EXIT } from '../../src/cli/common.ts';
+import { ERROR_CODES } from '../../src/domain/errors.ts';
 import {
+  differs,
   END_MARKER,
+  ERROR_TABLE,
+  EXIT_TABLE,
   missingMarkers,
   README_PATH,
   readRegion,
   regionMatches,
   renderConfigTable,
+  renderErrorTable,
+  renderExitTable,
   renderRegion,
   replaceRegion,
   START_MARKER,
@@ -85,5 +92,41 @@ test("README.md's configuration table matches src/config/schema.ts", () => {
   assert.ok(
     regionMatches(readme),
     "README.md's configuration table differs from src/config/schema.ts: run `npm run docs:config`",
+  );
+});
+
+test('the exit-code table lists every exit code once, in ascending order', () => {
+  assert.deepEqual(
+    rows(renderExitTable()).map(([exit]) => exit),
+    [...new Set(Object.values(EXIT))].sort((a, b) => a - b).map((n) => `\`${n}\``),
+  );
+});
+
+test("README.md's exit-code table matches src/cli/common.ts", () => {
+  const readme = existsSync(README_PATH) ? readFileSync(README_PATH, 'utf8') : '';
+  assert.ok(readRegion(readme, EXIT_TABLE) !== null, missingMarkers(EXIT_TABLE));
+  assert.ok(
+    regionMatches(readme, renderRegion(EXIT_TABLE.render()), EXIT_TABLE),
+    differs(EXIT_TABLE),
+  );
+});
+
+test('the error table gives every error code its meaning and fix, in declaration order', () => {
+  const table = rows(renderErrorTable());
+  assert.deepEqual(
+    table.map(([name]) => name),
+    Object.keys(ERROR_CODES).map((name) => `\`${name}\``),
+  );
+  for (const [name, meaning, fix] of table) {
+    assert.ok(meaning && fix, `${name} has no meaning or no fix`);
+  }
+});
+
+test("README.md's error table matches src/domain/errors.ts", () => {
+  const readme = existsSync(README_PATH) ? readFileSync(README_PATH, 'utf8') : '';
+  assert.ok(readRegion(readme, ERROR_TABLE) !== null, missingMarkers(ERROR_TABLE));
+  assert.ok(
+    regionMatches(readme, renderRegion(ERROR_TABLE.render()), ERROR_TABLE),
+    differs(ERROR_TABLE),
   );
 });

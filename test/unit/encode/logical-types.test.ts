@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import avro from 'avsc';
-import { avroTypeOptions } from '../../../src/encode/logical-types.ts';
+import { avroTypeOptions, TimestampType } from '../../../src/encode/logical-types.ts';
 
 function typeOf(schema: unknown): avro.Type {
   return avro.Type.forSchema(schema as avro.Schema, avroTypeOptions());
@@ -59,6 +59,20 @@ describe('timestamp-millis, date and decimal', () => {
     const millis = 1_795_000_000_123n;
     assert.equal(type.fromBuffer(type.toBuffer(millis)), millis);
     assert.equal(type.isValid(1.5), false);
+  });
+
+  it('resolves a timestamp from a long or from the same unit, never from the other unit', () => {
+    const millis = typeOf({ type: 'long', logicalType: 'timestamp-millis' });
+    const micros = typeOf({ type: 'long', logicalType: 'timestamp-micros' });
+    const long = typeOf('long');
+    assert.equal(millis.fromBuffer(long.toBuffer(7n), millis.createResolver(long)), 7n);
+    assert.equal(micros.fromBuffer(micros.toBuffer(7n), micros.createResolver(micros)), 7n);
+    assert.throws(() => millis.createResolver(micros), /cannot read/);
+    assert.throws(() => micros.createResolver(millis), /cannot read/);
+    assert.deepEqual(
+      [millis, micros].map((type) => (type as TimestampType).unit),
+      ['millis', 'micros'],
+    );
   });
 
   it('writes a date as its day count, an Avro int', () => {

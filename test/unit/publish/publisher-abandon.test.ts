@@ -3,6 +3,10 @@ import { test } from 'node:test';
 import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from '../../../src/publish/kafka.ts';
 import { Publisher, type PendingRecord } from '../../../src/publish/publisher.ts';
+import { createEnvelopeEncoder } from '../../../src/encode/encoder.ts';
+
+/** Seals at once: these records hold no registry-encoded bytes. */
+const encoder = createEnvelopeEncoder();
 
 /** A sink whose produce requests settle when the test says so. */
 function heldSink(settle: ((outcome: Error | null) => void)[], sent: KafkaRecord[][]): KafkaSink {
@@ -45,7 +49,8 @@ function publisher(
     {
       acknowledged: (records) => acknowledged.push(...records),
       failed: () => undefined,
-      refused: (r) => r,
+      refused: () => assert.fail('nothing is refused here'),
+      seal: (records) => encoder.seal(records),
     },
     { batchMaxEvents: 100, batchMaxBytes: 1_000_000, retryInitialMs: 1 },
   );

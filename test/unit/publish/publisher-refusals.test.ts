@@ -4,7 +4,11 @@ import { RelayError } from '../../../src/domain/errors.ts';
 import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from '../../../src/publish/kafka.ts';
 import { Publisher, type PendingRecord } from '../../../src/publish/publisher.ts';
+import { createEnvelopeEncoder } from '../../../src/encode/encoder.ts';
 import { recordBytes, RECORD_BATCH_OVERHEAD } from '../../../src/publish/record-size.ts';
+
+/** Seals at once: these records hold no registry-encoded bytes. */
+const encoder = createEnvelopeEncoder();
 
 interface FakeKafka {
   /** Topic states as a broker would report them; absent: ready with no known limit. */
@@ -59,8 +63,9 @@ async function publish(kafka: FakeKafka, records: PendingRecord[], failFast = fa
       failed: (error, _attempt, retryInMs) => failures.push({ error, retryInMs }),
       refused: (r, reason, detail) => {
         refusals.push(`${String(r.key)}:${reason}:${detail}`);
-        return { ...r, topic: 'dlq', value: Buffer.from(reason) };
+        return { ...r, key: String(r.key), topic: 'dlq', value: Buffer.from(reason) };
       },
+      seal: (records) => encoder.seal(records),
     },
     { batchMaxEvents: 100, batchMaxBytes: 1_000_000, failFast, retryInitialMs: 1 },
   );

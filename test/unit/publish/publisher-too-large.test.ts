@@ -4,6 +4,10 @@ import { RelayError } from '../../../src/domain/errors.ts';
 import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
 import type { KafkaRecord, KafkaSink } from '../../../src/publish/kafka.ts';
 import { Publisher, type PendingRecord } from '../../../src/publish/publisher.ts';
+import { createEnvelopeEncoder } from '../../../src/encode/encoder.ts';
+
+/** Seals at once: these records hold no registry-encoded bytes. */
+const encoder = createEnvelopeEncoder();
 
 /** A sink that refuses any request holding a value over `limit` bytes, as a broker does. */
 function limitedSink(limit: number, sent: KafkaRecord[][]): KafkaSink {
@@ -49,7 +53,13 @@ async function publish(sizes: number[], limit: number, failFast = false) {
     {
       acknowledged: (records) => acknowledged.push(...records),
       failed: (error) => failures.push(error),
-      refused: (r) => ({ ...r, topic: 'dlq', value: Buffer.from(`too large: ${String(r.key)}`) }),
+      refused: (r) => ({
+        ...r,
+        key: String(r.key),
+        topic: 'dlq',
+        value: Buffer.from(`too large: ${String(r.key)}`),
+      }),
+      seal: (records) => encoder.seal(records),
     },
     { batchMaxEvents: 100, batchMaxBytes: 1_000_000, failFast },
   );
