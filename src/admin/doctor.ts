@@ -4,10 +4,11 @@
  * changes anything on PostgreSQL or Kafka, and a server that cannot be reached is a finding, not
  * a crash: the checks that need it are reported as not checked.
  */
-import pg from 'pg';
 import { redactUrl } from '../config/redact.ts';
 import type { RelayConfig } from '../config/schema.ts';
+import { createDbClient, type Db } from '../db/client.ts';
 import { quoteIdent, quoteLiteral, SQL } from '../db/sql.ts';
+import { readSlotInfo, slotUsage, walSenderUsage, type SlotInfoRow } from '../db/slots.ts';
 import { commitOrderSupport } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
 import { parseLsn } from '../domain/lsn.ts';
@@ -46,7 +47,7 @@ interface Check<C> {
 }
 
 interface PgContext {
-  readonly db: pg.ClientBase;
+  readonly db: Db;
   readonly config: RelayConfig;
 }
 
@@ -69,10 +70,6 @@ const MIGRATE = 'outbox-relay migrate';
 const DOCTOR_SQL = {
   server: `SELECT current_user AS role, current_database() AS database,
                   current_setting('server_version') AS version`,
-  slotUsage: `SELECT count(*)::int AS used, current_setting('max_replication_slots')::int AS max
-                FROM pg_replication_slots`,
-  senderUsage: `SELECT count(*)::int AS used, current_setting('max_wal_senders')::int AS max
-                  FROM pg_stat_replication`,
   role: `SELECT current_user AS role, rolreplication, rolsuper
            FROM pg_roles WHERE rolname = current_user`,
   tableSelect: `SELECT current_user AS role, to_regclass($1) IS NOT NULL AS found,
@@ -81,22 +78,7 @@ const DOCTOR_SQL = {
                    WHERE name = 'max_slot_wal_keep_size'`,
 } as const;
 
-interface SlotRow {
-  plugin: string | null;
-  slot_type: string;
-  database: string | null;
-  active: boolean;
-  active_pid: number | null;
-  confirmed_flush_lsn: string | null;
-  wal_status: string | null;
-  invalidation_reason: string | null;
-  conflicting: boolean | null;
-}
-
-interface Usage {
-  used: number;
-  max: number;
-}
+type SlotRow = SlotInfoRow;
 
 export async function runDoctor(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
   const [postgres, kafka, registry] = await Promise.all([
@@ -155,12 +137,7 @@ async function compatibility(config: RelayConfig, registry: RegistryClient): Pro
 }
 
 async function postgresFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
-  const db = new pg.Client({
-    connectionString: config.pgUrl,
-    application_name: 'outbox-relay doctor',
-    connectionTimeoutMillis: options.timeoutMs,
-    query_timeout: options.timeoutMs,
-  });
+  const db = createDbClient(config.pgUrl, 'doctor', { timeoutMs: options.timeoutMs });
   // A connection lost mid-check also fails the query in flight: that check reports it.
   db.on('error', (error) => options.logger.debug({ err: error }, 'postgres connection error'));
   try {
@@ -241,7 +218,7 @@ async function walLevel({ db }: PgContext): Promise<Outcome> {
 }
 
 async function replicationSlots({ db, config }: PgContext): Promise<Outcome> {
-  const usage = await usageOf(db, DOCTOR_SQL.slotUsage);
+  const usage = await slotUsage(db);
   const ours = await slotRow(db, config.slot);
   const detail = `${usage.used} of max_replication_slots = ${usage.max} in use`;
   if (ours) return ok(`${detail}, "${config.slot}" among them`);
@@ -253,7 +230,7 @@ async function replicationSlots({ db, config }: PgContext): Promise<Outcome> {
 }
 
 async function walSenders({ db, config }: PgContext): Promise<Outcome> {
-  const usage = await usageOf(db, DOCTOR_SQL.senderUsage);
+  const usage = await walSenderUsage(db);
   const ours = await slotRow(db, config.slot);
   const detail = `${usage.used} of max_wal_senders = ${usage.max} in use`;
   // A relay streaming from our slot already holds its sender.
@@ -327,7 +304,7 @@ async function publication({ db, config }: PgContext): Promise<Outcome> {
   return ok(`publication "${name}" publishes the inserts of ${table}`);
 }
 
-async function publishesTable(db: pg.ClientBase, config: RelayConfig): Promise<boolean> {
+async function publishesTable(db: Db, config: RelayConfig): Promise<boolean> {
   const { rows } = await db.query<{ schemaname: string; tablename: string }>(
     SQL.publicationTables,
     [config.publication],
@@ -444,14 +421,8 @@ export function judgeLag(lagBytes: bigint, keepMb: number): Outcome {
   );
 }
 
-async function slotRow(db: pg.ClientBase, name: string): Promise<SlotRow | undefined> {
-  const { rows } = await db.query<SlotRow>(SQL.slotInfo, [name]);
-  return rows[0];
-}
-
-async function usageOf(db: pg.ClientBase, sql: string): Promise<Usage> {
-  const { rows } = await db.query<Usage>(sql);
-  return rows[0] ?? { used: 0, max: 0 };
+async function slotRow(db: Db, name: string): Promise<SlotRow | undefined> {
+  return readSlotInfo(db, name);
 }
 
 function outboxTable(config: RelayConfig): string {

@@ -9,27 +9,25 @@
  * - Decoding for counts and for `--to-time` uses the `peek` functions, which never confirm
  *   anything: the slot is exactly where it was afterwards.
  */
-import type pg from 'pg';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { decodePgoutput } from '../decode/pgoutput.ts';
+import type { Db } from '../db/client.ts';
 import { quoteIdent } from '../db/sql.ts';
-import { createSlot, slotInvalidation } from '../source/slot.ts';
+import {
+  advanceSlotTo,
+  createSlot,
+  dropSlot,
+  readSlotStatusRow,
+  readWalsenderRow,
+} from '../db/slots.ts';
+import { slotInvalidation } from '../source/slot.ts';
 import { checkpointKey, decodeCheckpoint, type Checkpoint } from '../publish/checkpoint.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
 import type { KafkaSink } from '../publish/kafka.ts';
 
 /** Candidates for src/db/sql.ts; kept here while several people edit that file. */
 const OFFSETS_SQL = {
-  // to_jsonb: safe_wal_size (13+) and later columns appear when the server has them.
-  slotStatus: `SELECT to_jsonb(s) AS slot, pg_current_wal_lsn()::text AS current_lsn,
-                      pg_current_wal_insert_lsn()::text AS insert_lsn,
-                      (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS now_micros
-                 FROM pg_replication_slots s WHERE slot_name = $1`,
-  walsender: `SELECT application_name, client_addr::text AS client_addr, state,
-                     flush_lsn::text AS flush_lsn,
-                     extract(epoch FROM flush_lag)::float8 AS flush_lag_seconds
-                FROM pg_stat_replication WHERE pid = $1`,
   // Only the first bytes of Begin messages travel: the tag of every other row is enough.
   peek: `SELECT get_byte(c.data, 0) AS tag,
                 CASE WHEN get_byte(c.data, 0) = ${'B'.charCodeAt(0)}
@@ -41,8 +39,6 @@ const OFFSETS_SQL = {
                     current_setting('wal_block_size')::int AS block,
                     pg_size_bytes(current_setting('wal_segment_size'))::text AS segment`,
   timeMicros: `SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint::text AS micros`,
-  advance: `SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, $2::pg_lsn)`,
-  drop: `SELECT pg_drop_replication_slot($1)`,
 } as const;
 
 const INSERT_TAG = 'I'.charCodeAt(0);
@@ -104,14 +100,8 @@ export interface EventCount {
 }
 
 /** Reads the slot, the server's WAL position and the walsender attached to the slot, if any. */
-export async function readSlotStatus(db: pg.ClientBase, slot: string): Promise<SlotStatus> {
-  const { rows } = await db.query<{
-    slot: Record<string, unknown>;
-    current_lsn: string;
-    insert_lsn: string;
-    now_micros: string;
-  }>(OFFSETS_SQL.slotStatus, [slot]);
-  const row = rows[0];
+export async function readSlotStatus(db: Db, slot: string): Promise<SlotStatus> {
+  const row = await readSlotStatusRow(db, slot);
   if (!row) {
     throw new RelayError('PG_SLOT', `replication slot "${slot}" does not exist`, {
       hint: 'Run "outbox-relay migrate" (it creates the slot), or set RELAY_SLOT to the slot the relay uses.',
@@ -142,15 +132,8 @@ export async function readSlotStatus(db: pg.ClientBase, slot: string): Promise<S
   };
 }
 
-async function readWalsender(db: pg.ClientBase, pid: number): Promise<Walsender | null> {
-  const { rows } = await db.query<{
-    application_name: string | null;
-    client_addr: string | null;
-    state: string | null;
-    flush_lsn: string | null;
-    flush_lag_seconds: number | null;
-  }>(OFFSETS_SQL.walsender, [pid]);
-  const row = rows[0];
+async function readWalsender(db: Db, pid: number): Promise<Walsender | null> {
+  const row = await readWalsenderRow(db, pid);
   if (!row) return null;
   return {
     pid,
@@ -189,7 +172,7 @@ export interface LagTime {
  * up to its first pending outbox transaction and reading that commit's time.
  */
 export async function lagInTime(
-  db: pg.ClientBase,
+  db: Db,
   status: SlotStatus,
   options: { peek: boolean; publication: string },
 ): Promise<LagTime> {
@@ -256,7 +239,7 @@ function unknownLag(note: string): LagTime {
  * ends); `complete` says whether it got to `uptoLsn`.
  */
 export async function peekTransactions(
-  db: pg.ClientBase,
+  db: Db,
   target: { slot: string; publication: string },
   uptoLsn: Lsn,
   maxRows: number,
@@ -308,7 +291,7 @@ function decodingError(target: { slot: string; publication: string }, error: unk
 
 /** The oldest transaction with outbox rows that the slot has not confirmed, if any. */
 export async function oldestPending(
-  db: pg.ClientBase,
+  db: Db,
   target: { slot: string; publication: string },
   uptoLsn: Lsn,
 ): Promise<PendingTransaction | null> {
@@ -318,7 +301,7 @@ export async function oldestPending(
 
 /** How many outbox rows commit before `to`: what moving the slot to `to` skips. */
 export async function countEventsBefore(
-  db: pg.ClientBase,
+  db: Db,
   target: { slot: string; publication: string },
   to: Lsn,
   maxRows: number,
@@ -351,7 +334,7 @@ export interface TimeTarget {
  * materialises a few times what lies before the target, not the whole backlog.
  */
 export async function findTimeTarget(
-  db: pg.ClientBase,
+  db: Db,
   target: { slot: string; publication: string },
   from: Lsn,
   timeMicros: bigint,
@@ -371,7 +354,7 @@ export async function findTimeTarget(
 }
 
 /** Parses a timestamp with Postgres (microsecond precision, as commit times have). */
-export async function timestampMicros(db: pg.ClientBase, iso: string): Promise<bigint> {
+export async function timestampMicros(db: Db, iso: string): Promise<bigint> {
   const { rows } = await db.query<{ micros: string }>(OFFSETS_SQL.timeMicros, [iso]);
   return BigInt(rows[0]?.micros ?? '0');
 }
@@ -406,7 +389,7 @@ export interface PlanOptions {
 
 /** Resolves the target and checks it, without changing anything. */
 export async function planReset(
-  db: pg.ClientBase,
+  db: Db,
   status: SlotStatus,
   target: ResetTarget,
   options: PlanOptions,
@@ -451,7 +434,7 @@ export async function planReset(
 }
 
 /** Carries out a plan; returns the slot's new position. */
-export async function applyReset(db: pg.ClientBase, plan: ResetPlan): Promise<Lsn> {
+export async function applyReset(db: Db, plan: ResetPlan): Promise<Lsn> {
   if (plan.target.kind === 'recreate') return recreateSlot(db, plan.slot);
   return advanceSlot(db, plan.slot, plan.to);
 }
@@ -548,7 +531,7 @@ export function flushReaches(flushed: Lsn, target: Lsn, wal: WalGeometry): boole
 }
 
 /** Waits until the server has flushed its WAL up to `lsn` (the WAL writer does, in time). */
-export async function waitForFlush(db: pg.ClientBase, lsn: Lsn, timeoutMs: number): Promise<void> {
+export async function waitForFlush(db: Db, lsn: Lsn, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.query<{ lsn: string; block: number; segment: string }>(
@@ -570,10 +553,9 @@ export async function waitForFlush(db: pg.ClientBase, lsn: Lsn, timeoutMs: numbe
 }
 
 /** Moves the slot to `to` and returns where Postgres put it. */
-export async function advanceSlot(db: pg.ClientBase, slot: string, to: Lsn): Promise<Lsn> {
+export async function advanceSlot(db: Db, slot: string, to: Lsn): Promise<Lsn> {
   try {
-    const { rows } = await db.query<{ lsn: string }>(OFFSETS_SQL.advance, [slot, formatLsn(to)]);
-    return parseLsn(rows[0]?.lsn ?? '0/0');
+    return await advanceSlotTo(db, slot, to);
   } catch (error) {
     if (isSlotBusy(error)) throw slotBusyError(slot, error);
     throw new RelayError('PG_SLOT', `cannot advance slot "${slot}": ${String(error)}`, {
@@ -589,10 +571,10 @@ export { createSlot };
  * Drops the slot and creates it again at the server's current position. Not atomic: if the
  * creation fails, the slot is gone, and `migrate` (or `run`) creates it.
  */
-export async function recreateSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
+export async function recreateSlot(db: Db, slot: string): Promise<Lsn> {
   try {
     // A missing slot (gone with a failover) is created: this is the way out the relay names.
-    await db.query(OFFSETS_SQL.drop, [slot]);
+    await dropSlot(db, slot);
   } catch (error) {
     if (isSlotBusy(error)) throw slotBusyError(slot, error);
     throw new RelayError('PG_SLOT', `cannot drop slot "${slot}": ${String(error)}`, {
@@ -622,7 +604,7 @@ export interface CheckpointRead {
  * The database history the checkpoint key names: the system identifier and the database (the
  * relay itself reads them with IDENTIFY_SYSTEM; the timeline is not part of the key).
  */
-export async function checkpointIdentity(db: pg.ClientBase): Promise<ServerIdentity> {
+export async function checkpointIdentity(db: Db): Promise<ServerIdentity> {
   const { rows } = await db.query<{ system_id: string; database: string; timeline: number }>(
     `SELECT s.system_identifier::text AS system_id, current_database() AS database,
             c.timeline_id AS timeline

@@ -20,11 +20,12 @@
  * and recreating it, tells prune that Kafka holds what the slot skipped.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { RelayConfig } from '../config/schema.ts';
 import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
+import { createDbClient, type Db, type DbClient } from '../db/client.ts';
 import { quoteIdent } from '../db/sql.ts';
+import { readSlotConfirmed } from '../db/slots.ts';
 import type { Logger } from '../ops/logger.ts';
 
 export interface PruneTarget {
@@ -91,15 +92,13 @@ const SQL = {
   snapshotXmin: `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`,
   // Non-transactional: written at once, decoded by the slot, ignored by pgoutput.
   emitMessage: `SELECT pg_logical_emit_message(false, $1, '')::text AS lsn`,
-  slot: `SELECT database = current_database() AS here, confirmed_flush_lsn::text AS lsn
-           FROM pg_replication_slots WHERE slot_name = $1`,
   cutoff: `SELECT now() - $1::bigint * interval '1 millisecond' AS cutoff`,
   /** `age(xmin) > age(X)`: the row's xid is older than X, counted back from one stable xid. */
   due: `created_at < $1 AND age(xmin) > age($2::text::xid)`,
 } as const;
 
 /** Step 1 of the rule: X from a snapshot, then L from a WAL record written after it. */
-export async function observeWatermark(db: pg.ClientBase): Promise<Watermark> {
+export async function observeWatermark(db: Db): Promise<Watermark> {
   const snapshot = await db.query<{ xmin: string }>(SQL.snapshotXmin);
   const message = await db.query<{ lsn: string }>(SQL.emitMessage, [WATERMARK_MESSAGE_PREFIX]);
   return {
@@ -109,9 +108,8 @@ export async function observeWatermark(db: pg.ClientBase): Promise<Watermark> {
 }
 
 /** The slot's confirmed position; a missing slot, or one of another database, is an error. */
-export async function slotConfirmedLsn(db: pg.ClientBase, slot: string): Promise<Lsn> {
-  const { rows } = await db.query<{ here: boolean; lsn: string | null }>(SQL.slot, [slot]);
-  const row = rows[0];
+export async function slotConfirmedLsn(db: Db, slot: string): Promise<Lsn> {
+  const row = await readSlotConfirmed(db, slot);
   if (!row || !row.here || row.lsn === null) {
     throw new RelayError(
       'PG_SLOT',
@@ -125,12 +123,7 @@ export async function slotConfirmedLsn(db: pg.ClientBase, slot: string): Promise
 }
 
 /** Step 2: polls until the slot confirms `lsn`; resolves with the last confirmed position. */
-export async function waitForSlot(
-  db: pg.ClientBase,
-  slot: string,
-  lsn: Lsn,
-  timeoutMs: number,
-): Promise<Lsn> {
+export async function waitForSlot(db: Db, slot: string, lsn: Lsn, timeoutMs: number): Promise<Lsn> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const confirmed = await slotConfirmedLsn(db, slot);
@@ -141,7 +134,7 @@ export async function waitForSlot(
 
 /** One run of `outbox-relay prune`: the whole rule, waiting up to `waitMs` for the slot. */
 export async function pruneOnce(
-  db: pg.ClientBase,
+  db: Db,
   target: PruneTarget,
   options: PruneOptions & { waitMs: number },
 ): Promise<PruneReport> {
@@ -162,7 +155,7 @@ export async function pruneOnce(
 
 /** Step 3, for a watermark the slot has confirmed: deletes (or counts) what is due. */
 export async function pruneUpTo(
-  db: pg.ClientBase,
+  db: Db,
   target: PruneTarget,
   watermark: Watermark,
   options: PruneOptions = {},
@@ -214,10 +207,7 @@ export class ScheduledPrune {
 
   /** Never throws: a failure is logged and the next tick tries again. */
   async tick(): Promise<void> {
-    const db = new pg.Client({
-      connectionString: this.target.pgUrl,
-      application_name: 'outbox-relay prune',
-    });
+    const db = createDbClient(this.target.pgUrl, 'prune');
     db.on('error', () => undefined);
     try {
       await db.connect();
@@ -238,7 +228,7 @@ export class ScheduledPrune {
     this.stopping.abort();
   }
 
-  private async step(db: pg.Client): Promise<void> {
+  private async step(db: DbClient): Promise<void> {
     const pending = this.pending;
     if (pending && (await slotConfirmedLsn(db, this.target.slot)) >= pending.lsn) {
       const counts = await pruneUpTo(db, this.target, pending, { signal: this.stopping.signal });
@@ -264,23 +254,23 @@ export function formatRetention(ms: number): string {
 }
 
 /** Short statements that never queue behind a lock for long. */
-async function prepareSession(db: pg.ClientBase): Promise<void> {
+async function prepareSession(db: Db): Promise<void> {
   await db.query(`SET lock_timeout = '${LOCK_TIMEOUT}'`);
 }
 
-async function keptOnly(db: pg.ClientBase, target: PruneTarget): Promise<PruneCounts> {
+async function keptOnly(db: Db, target: PruneTarget): Promise<PruneCounts> {
   const cutoff = await cutoffOf(db, target);
   const kept = await countOld(db, tableName(target), cutoff);
   return { cutoff, deleted: 0, batches: 0, wouldDelete: 0, kept };
 }
 
-async function cutoffOf(db: pg.ClientBase, target: PruneTarget): Promise<Date> {
+async function cutoffOf(db: Db, target: PruneTarget): Promise<Date> {
   const { rows } = await db.query<{ cutoff: Date }>(SQL.cutoff, [target.retentionMs]);
   // node-postgres keeps milliseconds only: the bound moves earlier, never later.
   return rows[0]?.cutoff ?? new Date(0);
 }
 
-async function countOld(db: pg.ClientBase, table: string, cutoff: Date): Promise<number> {
+async function countOld(db: Db, table: string, cutoff: Date): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
     `SELECT count(*) AS n FROM ${table} WHERE created_at < $1`,
     [cutoff],

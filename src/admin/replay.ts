@@ -13,7 +13,6 @@
  * not commit in, and random ids within one transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
 import { rowToEvent } from '../decode/outbox-row.ts';
 import type { Relation } from '../decode/pgoutput.ts';
 import {
@@ -30,6 +29,7 @@ import type { BadRowReason } from '../domain/bad-row-reason.ts';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { INVALID_LSN } from '../domain/lsn.ts';
+import type { Db } from '../db/client.ts';
 import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from '../publish/kafka.ts';
@@ -56,7 +56,7 @@ export interface ReplayRequest {
 export interface ReplayDeps {
   readonly table: OutboxTable;
   /** An ordinary connection (connectReader): the rows are read with plain SELECTs. */
-  readonly db: pg.ClientBase;
+  readonly db: Db;
   /** A connected sink of its own, not the relay's; null in a dry run. */
   readonly sink: KafkaSink | null;
   readonly encoder: EventEncoder;

@@ -1,9 +1,10 @@
 /** `outbox-relay migrate`: creates the outbox table, its publication and the slot. */
 import { Command } from 'commander';
-import pg from 'pg';
 import { loadMigrations, migrate } from '../db/migrator.ts';
 import { MIGRATIONS_DIR } from '../db/paths.ts';
-import { ensureSlot, FAILOVER_SLOTS_SINCE, serverVersionNum } from '../source/slot.ts';
+import { createDbClient } from '../db/client.ts';
+import { slotFailover } from '../db/slots.ts';
+import { ensureSlot } from '../source/slot.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 /** `--no-slot` sets `slot` to false. */
@@ -29,10 +30,7 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
     table: config.outboxTable,
     publication: config.publication,
   };
-  const db = new pg.Client({
-    connectionString: config.pgUrl,
-    application_name: 'outbox-relay migrate',
-  });
+  const db = createDbClient(config.pgUrl, 'migrate');
   await db.connect();
   try {
     const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
@@ -56,16 +54,6 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
   } finally {
     await db.end();
   }
-}
-
-/** pg_replication_slots.failover (17+), or null before 17, where slots never reach a standby. */
-async function slotFailover(db: pg.ClientBase, slot: string): Promise<boolean | null> {
-  if ((await serverVersionNum(db)) < FAILOVER_SLOTS_SINCE) return null;
-  const { rows } = await db.query<{ failover: boolean }>(
-    'SELECT failover FROM pg_replication_slots WHERE slot_name = $1',
-    [slot],
-  );
-  return rows[0]?.failover ?? null;
 }
 
 function failoverText(slot: string, failover: boolean | null): string {

@@ -1,6 +1,5 @@
 /** `outbox-relay offsets show|reset`: where the slot is, and moving it forward on request. */
 import { Command } from 'commander';
-import pg from 'pg';
 import type { LoadedConfig } from '../config/load.ts';
 import { RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
@@ -27,6 +26,8 @@ import { createKafkaSink } from '../publish/kafka.ts';
 import type { ServerIdentity } from '../domain/server-identity.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
+import { createDbClient, type Db, type DbClient } from '../db/client.ts';
+import { slotExists } from '../db/slots.ts';
 
 /** Most pgoutput rows a dry run decodes to count skipped events; beyond it, "at least". */
 const COUNT_MAX_ROWS = 100_000;
@@ -135,8 +136,8 @@ function resetCommand(): Command {
   });
 }
 
-async function withDb<T>(pgUrl: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: pgUrl, application_name: 'outbox-relay offsets' });
+async function withDb<T>(pgUrl: string, work: (db: DbClient) => Promise<T>): Promise<T> {
+  const db = createDbClient(pgUrl, 'offsets');
   try {
     await db.connect();
   } catch (error) {
@@ -308,19 +309,12 @@ function relayText(relay: ShowView['relay']): string {
 
 // ---- reset
 
-async function slotExists(db: pg.ClientBase, slot: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
-    slot,
-  ]);
-  return rows.length > 0;
-}
-
 /**
  * --recreate of a slot that is gone (a failover to a standby without it): created at the
  * current position, which the relay refuses to do by itself; events before it need a replay.
  */
 async function createMissingSlot(
-  db: pg.ClientBase,
+  db: Db,
   slot: string,
   confirmed: boolean,
   json: boolean,

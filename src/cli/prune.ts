@@ -1,10 +1,9 @@
 /** `outbox-relay prune`: retention, deleting only rows the slot has confirmed. */
 import { Command } from 'commander';
-import pg from 'pg';
 import { RelayError } from '../domain/errors.ts';
 import { formatRetention, pruneOnce, pruneTargetFrom, type PruneReport } from '../admin/prune.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
-import { connectOrExplain } from '../db/connect.ts';
+import { openDb } from '../db/connect.ts';
 
 const DEFAULT_WAIT_MS = '30000';
 
@@ -61,11 +60,7 @@ async function runPrune(options: PruneOptions): Promise<number> {
       hint: 'Run with --dry-run first to see how many rows would go.',
     });
   }
-  const db = new pg.Client({
-    connectionString: config.pgUrl,
-    application_name: 'outbox-relay prune',
-  });
-  await connectOrExplain(db);
+  const db = await openDb(config.pgUrl, 'prune');
   try {
     const report = await pruneOnce(db, pruneTargetFrom(config), { dryRun, waitMs });
     print(report, { dryRun, json: options.json === true, retention: config.retentionMs });

@@ -1,10 +1,10 @@
 /** Opens an ordinary connection, or fails with a message that says which setting to check. */
-import type pg from 'pg';
 import { certificateFailure } from '../domain/certificate.ts';
 import { RelayError } from '../domain/errors.ts';
+import { createDbClient, type DbClient, type DbOptions, type DbPurpose } from './client.ts';
 
 export async function connectOrExplain(
-  db: pg.Client,
+  db: DbClient,
   options: { retriable?: boolean } = {},
 ): Promise<void> {
   try {
@@ -20,6 +20,35 @@ export async function connectOrExplain(
         hint: certificate ?? 'Check RELAY_PG_URL: host, port, database, user and password.',
       },
     );
+  }
+}
+
+/** A connection for `purpose` (see client.ts), connected by connectOrExplain. */
+export async function openDb(
+  pgUrl: string,
+  purpose: Exclude<DbPurpose, 'replication'>,
+  options: DbOptions & { retriable?: boolean } = {},
+): Promise<DbClient> {
+  const db = createDbClient(pgUrl, purpose, options);
+  await connectOrExplain(db, { retriable: options.retriable ?? false });
+  return db;
+}
+
+/**
+ * Runs `work` on a connection opened by openDb and ends it afterwards, whatever happened. A
+ * failure to end is not reported: the work is done, and the server drops the session anyway.
+ */
+export async function withDb<T>(
+  pgUrl: string,
+  purpose: Exclude<DbPurpose, 'replication'>,
+  work: (db: DbClient) => Promise<T>,
+  options: DbOptions & { retriable?: boolean } = {},
+): Promise<T> {
+  const db = await openDb(pgUrl, purpose, options);
+  try {
+    return await work(db);
+  } finally {
+    await db.end().catch(() => undefined);
   }
 }
 

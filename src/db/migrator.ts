@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
+import type { Db } from './client.ts';
 import { RelayError } from '../domain/errors.ts';
 import { quoteIdent, quoteLiteral } from './sql.ts';
 
@@ -77,7 +77,7 @@ export async function loadMigrations(
 }
 
 export async function migrate(
-  db: pg.ClientBase,
+  db: Db,
   migrations: Migration[],
   target: MigrationTarget,
 ): Promise<MigrationResult> {
@@ -118,7 +118,7 @@ export async function migrate(
   }
 }
 
-async function applyOne(db: pg.ClientBase, migration: Migration, history: string): Promise<void> {
+async function applyOne(db: Db, migration: Migration, history: string): Promise<void> {
   await db.query('BEGIN');
   try {
     await db.query(migration.sql);

@@ -19,7 +19,13 @@
  *   the transaction's start, so overlapping transactions may come out of commit order. Rows
  *   committed meanwhile inside the selection, ahead of the cursor, are read too.
  */
-import pg from 'pg';
+import {
+  createDbClient,
+  type Db,
+  type DbClient,
+  type QueryConfig,
+  type QueryResultRow,
+} from './client.ts';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
 import { quoteIdent } from './sql.ts';
@@ -90,12 +96,8 @@ interface Cursor {
   readonly id: string;
 }
 
-export async function connectReader(pgUrl: string, applicationName: string): Promise<pg.Client> {
-  const db = new pg.Client({
-    connectionString: pgUrl,
-    application_name: applicationName,
-    options: READER_SESSION,
-  });
+export async function connectReader(pgUrl: string, applicationName: string): Promise<DbClient> {
+  const db = createDbClient(pgUrl, 'reader', { applicationName, sessionOptions: READER_SESSION });
   // A connection lost while idle surfaces as the next query's error, with its message.
   db.on('error', () => undefined);
   try {
@@ -116,10 +118,7 @@ const SUPPORT_SQL = `SELECT to_regclass($1) IS NOT NULL AS table_found,
            WHERE attrelid = to_regclass($1) AND attname IN ('tx_id', 'tx_seq')
              AND NOT attisdropped) = 2 AS columns`;
 
-export async function commitOrderSupport(
-  db: pg.ClientBase,
-  table: OutboxTable,
-): Promise<CommitOrderSupport> {
+export async function commitOrderSupport(db: Db, table: OutboxTable): Promise<CommitOrderSupport> {
   const [row] = await queryPage<{
     table_found: boolean;
     track_commit_timestamp: boolean;
@@ -134,7 +133,7 @@ export async function commitOrderSupport(
 
 /** How many aggregates have more than one event in the selection: those whose order matters. */
 export async function aggregatesWithSeveralEvents(
-  db: pg.ClientBase,
+  db: Db,
   table: OutboxTable,
   selection: OutboxSelection,
 ): Promise<number> {
@@ -151,7 +150,7 @@ export async function aggregatesWithSeveralEvents(
 
 /** The selected rows in the given order, a page at a time. */
 export function readOutbox(
-  db: pg.ClientBase,
+  db: Db,
   table: OutboxTable,
   selection: OutboxSelection,
   pageSize: number,
@@ -165,7 +164,7 @@ export function readOutbox(
 const CURSOR = 'outbox_relay_replay';
 
 async function* readInCommitOrder(
-  db: pg.ClientBase,
+  db: Db,
   table: OutboxTable,
   selection: OutboxSelection,
   pageSize: number,
@@ -197,7 +196,7 @@ async function* readInCommitOrder(
  * The whole selection in commit order (see the file's comment). The group keys are booleans:
  * false sorts first, so rows without tx_id, then rows without a commit time, then the rest.
  */
-export function commitOrderQuery(table: OutboxTable, selection: OutboxSelection): pg.QueryConfig {
+export function commitOrderQuery(table: OutboxTable, selection: OutboxSelection): QueryConfig {
   const { values, where } = conditionsOf(selection);
   const text = [
     `SELECT ${selectList()}`,
@@ -212,7 +211,7 @@ export function commitOrderQuery(table: OutboxTable, selection: OutboxSelection)
 }
 
 async function* readInCreatedAtOrder(
-  db: pg.ClientBase,
+  db: Db,
   table: OutboxTable,
   selection: OutboxSelection,
   pageSize: number,
@@ -237,7 +236,7 @@ export function pageQuery(
   selection: OutboxSelection,
   after: Cursor | null,
   limit: number,
-): pg.QueryConfig {
+): QueryConfig {
   const extra = after
     ? // The row comparison lets the created_at index bound the scan.
       [(p: Param) => `(o.created_at, o.id) > (${p(after.createdAt)}, ${p(after.id)})`]
@@ -279,12 +278,12 @@ function lines(text: readonly string[]): string {
 }
 
 async function queryPage<R extends object = OutboxTextRow>(
-  db: pg.ClientBase,
+  db: Db,
   table: OutboxTable,
-  query: pg.QueryConfig,
+  query: QueryConfig,
 ): Promise<R[]> {
   try {
-    return (await db.query<R & pg.QueryResultRow>(query)).rows;
+    return (await db.query<R & QueryResultRow>(query)).rows;
   } catch (error) {
     throw readError(error, `${table.schema}.${table.table}`);
   }

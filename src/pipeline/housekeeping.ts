@@ -3,7 +3,7 @@
  * statement (keeps the slot moving when the database sees no writes) and the partition-count
  * check (a changed count breaks keyed order across the change) and retention (`prune`).
  */
-import pg from 'pg';
+import { createDbPool } from '../db/client.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
@@ -32,11 +32,7 @@ export function startHousekeeping(deps: HousekeepingDeps): () => Promise<void> {
 }
 
 function startHeartbeat(deps: HousekeepingDeps, log: Logger): () => Promise<void> {
-  const pool = new pg.Pool({
-    connectionString: deps.config.pgUrl,
-    max: 1,
-    application_name: 'outbox-relay heartbeat',
-  });
+  const pool = createDbPool(deps.config.pgUrl, 'heartbeat', { max: 1 });
   pool.on('error', (error) => log.warn({ err: error }, 'heartbeat connection failed'));
   const stop = every(deps.config.heartbeatIntervalMs, async () => {
     try {

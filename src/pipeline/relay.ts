@@ -4,7 +4,6 @@
  * restarts, lost connections, a slot held by another relay) until it is asked to stop.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { RelayConfig } from '../config/schema.ts';
 import { errorMessage, RelayError, isRetriable } from '../domain/errors.ts';
 import { Backoff } from '../domain/retry.ts';
@@ -26,7 +25,7 @@ import {
   outboxOid,
   slotHolder,
 } from '../source/slot.ts';
-import { connectOrExplain } from '../db/connect.ts';
+import { openDb, withDb } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import {
   checkpointKey,
@@ -198,14 +197,11 @@ export class Relay {
   }
 
   private async slotHolder(): Promise<SlotHolder | null> {
-    const db = new pg.Client({ connectionString: this.deps.config.pgUrl });
+    const { config } = this.deps;
     try {
-      await db.connect();
-      return await slotHolder(db, this.deps.config.slot);
+      return await withDb(config.pgUrl, 'relay', (db) => slotHolder(db, config.slot));
     } catch {
       return null; // only for show: the next try to stream says what is wrong
-    } finally {
-      await db.end().catch(() => undefined);
     }
   }
 
@@ -226,8 +222,7 @@ export class Relay {
 
   private async prepare(): Promise<void> {
     const { config } = this.deps;
-    const db = new pg.Client({ connectionString: config.pgUrl, application_name: 'outbox-relay' });
-    await connectOrExplain(db, { retriable: true });
+    const db = await openDb(config.pgUrl, 'relay', { retriable: true });
     try {
       await checkWalLevel(db);
       const target = {
@@ -477,19 +472,18 @@ export class Relay {
   /** A fatal error, explained further where a look at the catalog can say more. */
   private async explain(error: unknown): Promise<unknown> {
     const { config } = this.deps;
-    const db = new pg.Client({ connectionString: config.pgUrl });
+    const target = {
+      slot: config.slot,
+      publication: config.publication,
+      schema: config.outboxSchema,
+      table: config.outboxTable,
+    };
     try {
-      await db.connect();
-      return await explainMissingPublication(db, error, {
-        slot: config.slot,
-        publication: config.publication,
-        schema: config.outboxSchema,
-        table: config.outboxTable,
-      });
+      return await withDb(config.pgUrl, 'relay', (db) =>
+        explainMissingPublication(db, error, target),
+      );
     } catch {
       return error;
-    } finally {
-      await db.end().catch(() => undefined);
     }
   }
 
@@ -556,13 +550,10 @@ export class Relay {
   }
 
   private async confirmedFlush(): Promise<Lsn> {
-    const db = new pg.Client({ connectionString: this.deps.config.pgUrl });
-    await connectOrExplain(db, { retriable: true });
-    try {
-      const slot = await ensureSlot(db, this.deps.config.slot, false);
-      return slot.confirmedFlushLsn ?? INVALID_LSN;
-    } finally {
-      await db.end();
-    }
+    const { config } = this.deps;
+    const slot = await withDb(config.pgUrl, 'relay', (db) => ensureSlot(db, config.slot, false), {
+      retriable: true,
+    });
+    return slot.confirmedFlushLsn ?? INVALID_LSN;
   }
 }

@@ -2,14 +2,14 @@
  * The slot lease of one session, with the ordinary Postgres connection it asks `active_pid` on
  * (opened on the first question, closed with the session).
  */
-import pg from 'pg';
+import { createDbClient, type DbClient } from '../db/client.ts';
+import { slotActivePid } from '../db/slots.ts';
 import { SlotLease } from '../source/slot-lease.ts';
-import { slotActivePid } from '../source/slot.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 
 export class SlotOwnership {
   readonly lease: SlotLease;
-  private client: Promise<pg.Client> | null = null;
+  private client: Promise<DbClient> | null = null;
   private readonly pgUrl: string;
 
   constructor(pgUrl: string, slot: string, connection: ReplicationConnection) {
@@ -33,13 +33,8 @@ export class SlotOwnership {
     }
   }
 
-  private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({
-      connectionString: this.pgUrl,
-      application_name: 'outbox-relay:lease',
-      connectionTimeoutMillis: 5_000,
-      query_timeout: 5_000,
-    });
+  private async connect(): Promise<DbClient> {
+    const client = createDbClient(this.pgUrl, 'lease');
     client.on('error', () => undefined); // a broken connection fails the next question
     await client.connect();
     return client;

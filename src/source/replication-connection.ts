@@ -1,15 +1,14 @@
 /**
- * The replication connection: a pg Client in `replication: 'database'` mode streaming
- * START_REPLICATION with pgoutput. This is the only file that touches node-postgres internals
- * (`client.connection`: its copyData events, sendCopyFromChunk, and the socket for pause/resume);
- * the integration tests cover it.
+ * The replication connection: START_REPLICATION with pgoutput over a ReplicationClient
+ * (src/db/replication-client.ts, the only code that touches node-postgres internals); the
+ * integration tests cover both.
  *
  * It never decides what is durable. It sends standby status updates with the LSN its owner
  * gives it (`reportDurable`), which must only ever be what Kafka already holds.
  */
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
 import { explainCertificate } from '../db/connect.ts';
+import { ReplicationClient } from '../db/replication-client.ts';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import { invalidatedSlotError } from './slot.ts';
 import { INVALID_LSN, parseLsn, type Lsn } from '../domain/lsn.ts';
@@ -20,13 +19,6 @@ import {
   parseTimelineHistory,
   type ReplicationFrame,
 } from './protocol.ts';
-
-interface PgConnectionInternals {
-  on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void;
-  once(event: 'replicationStart', listener: () => void): void;
-  sendCopyFromChunk(chunk: Buffer): void;
-  stream: { pause(): void; resume(): void; destroy(): void; isPaused?(): boolean };
-}
 
 /** How long close() waits for the server to end the connection before destroying the socket. */
 const CLOSE_TIMEOUT_MS = 1000;
@@ -48,7 +40,7 @@ export interface ReplicationEvents {
 }
 
 export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
-  private readonly client: pg.Client;
+  private readonly client: ReplicationClient;
   private readonly options: ReplicationOptions;
   private durable: Lsn = INVALID_LSN;
   private timer: NodeJS.Timeout | undefined;
@@ -60,20 +52,10 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
     // becoming an uncaught exception.
     this.on('error', () => undefined);
     this.options = options;
-    this.client = new pg.Client({
-      connectionString: options.connectionString,
-      replication: 'database',
-      // The walsender prints timestamptz in the session's zone and style; pin both so that
-      // created_at text parses the same everywhere.
-      options:
-        '-c timezone=UTC -c datestyle=ISO,YMD' +
-        (options.walSenderTimeoutMs ? ` -c wal_sender_timeout=${options.walSenderTimeoutMs}` : ''),
-      application_name: `outbox-relay:${options.slot}`,
-    } as pg.ClientConfig);
-  }
-
-  private get connection(): PgConnectionInternals {
-    return (this.client as unknown as { connection: PgConnectionInternals }).connection;
+    this.client = new ReplicationClient(options.connectionString, {
+      slot: options.slot,
+      walSenderTimeoutMs: options.walSenderTimeoutMs,
+    });
   }
 
   async connect(): Promise<void> {
@@ -123,7 +105,7 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
 
   /** The process id of this connection's walsender: `active_pid` of a slot it streams. */
   get walsenderPid(): number {
-    return (this.client as unknown as { processID: number }).processID;
+    return this.client.processID;
   }
 
   /**
@@ -132,9 +114,8 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
    * that it can count it.
    */
   async start(): Promise<void> {
-    const connection = this.connection;
-    const started = new Promise<void>((resolve) => connection.once('replicationStart', resolve));
-    connection.on('copyData', ({ chunk }) => this.onCopyData(chunk));
+    const started = new Promise<void>((resolve) => this.client.onceReplicationStart(resolve));
+    this.client.onCopyData((chunk) => this.onCopyData(chunk));
     const publication = this.options.publication.replaceAll("'", "''");
     const sql =
       `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ` +
@@ -158,11 +139,11 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
 
   /** Stops reading from the socket; the server blocks once buffers fill. Bounds our memory. */
   pause(): void {
-    this.connection.stream.pause();
+    this.client.pause();
   }
 
   resume(): void {
-    this.connection.stream.resume();
+    this.client.resume();
   }
 
   /** True once the stream has ended, failed or been closed: nothing more will arrive. */
@@ -185,14 +166,14 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
     });
     const outcome = await Promise.race([this.client.end().catch(() => undefined), late]);
     clearTimeout(timer);
-    if (outcome === 'late') this.connection.stream.destroy();
+    if (outcome === 'late') this.client.destroy();
   }
 
   private sendStatus(askForReply: boolean): void {
     if (this.ended) return;
     const now = BigInt(Date.now()) * 1000n;
     try {
-      this.connection.sendCopyFromChunk(buildStatusUpdate(this.durable, now, askForReply));
+      this.client.sendCopyData(buildStatusUpdate(this.durable, now, askForReply));
     } catch (error) {
       this.fail(error);
     }

@@ -3,7 +3,8 @@
  * what to do: wal_level, the publication on the outbox table, and the slot.
  */
 import type { SlotHolder } from '../ops/health.ts';
-import type pg from 'pg';
+import type { Db } from '../db/client.ts';
+import { createSlot, readSlotHolder, readSlotInfo } from '../db/slots.ts';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { quoteIdent, SQL } from '../db/sql.ts';
@@ -20,7 +21,7 @@ export interface SlotState {
   confirmedFlushLsn: Lsn | null;
 }
 
-export async function checkWalLevel(db: pg.ClientBase): Promise<void> {
+export async function checkWalLevel(db: Db): Promise<void> {
   const { rows } = await db.query<{ wal_level: string }>(SQL.walLevel);
   if (rows[0]?.wal_level !== 'logical') {
     throw new RelayError(
@@ -33,7 +34,7 @@ export async function checkWalLevel(db: pg.ClientBase): Promise<void> {
   }
 }
 
-export async function checkPublication(db: pg.ClientBase, target: SlotTarget): Promise<void> {
+export async function checkPublication(db: Db, target: SlotTarget): Promise<void> {
   const { rows } = await db.query<{ pubinsert: boolean }>(SQL.publicationExists, [
     target.publication,
   ]);
@@ -61,7 +62,7 @@ export async function checkPublication(db: pg.ClientBase, target: SlotTarget): P
  * The outbox table's OID, or null when no table has its configured name. The session follows
  * the outbox by it, as the publication does, so a renamed outbox keeps being relayed.
  */
-export async function outboxOid(db: pg.ClientBase, target: SlotTarget): Promise<number | null> {
+export async function outboxOid(db: Db, target: SlotTarget): Promise<number | null> {
   const name = `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
   const { rows } = await db.query<{ oid: string | null }>(SQL.tableOid, [name]);
   const oid = rows[0]?.oid;
@@ -119,20 +120,17 @@ export function invalidatedSlotError(slot: string, reason: string, cause?: unkno
  * invalidated, is an error.
  */
 export async function ensureSlot(
-  db: pg.ClientBase,
+  db: Db,
   slot: string,
   create: boolean,
   beforeCreate?: () => Promise<void>,
 ): Promise<SlotState> {
-  const { rows } = await db.query<
-    SlotValidity & { plugin: string; slot_type: string; confirmed_flush_lsn: string | null }
-  >(SQL.slotInfo, [slot]);
-  const existing = rows[0];
+  const existing = await readSlotInfo(db, slot);
   if (existing) {
     if (existing.slot_type !== 'logical' || existing.plugin !== 'pgoutput') {
       throw new RelayError(
         'PG_SLOT',
-        `slot "${slot}" exists but uses ${existing.slot_type}/${existing.plugin}, not logical/pgoutput`,
+        `slot "${slot}" exists but uses ${existing.slot_type}/${existing.plugin ?? 'null'}, not logical/pgoutput`,
         {
           hint: 'Set RELAY_SLOT to a new name, or drop that slot if nothing else uses it.',
         },
@@ -152,27 +150,6 @@ export async function ensureSlot(
   }
   await beforeCreate?.();
   return { created: true, confirmedFlushLsn: await createSlot(db, slot) };
-}
-
-/** PostgreSQL 17 is the first that can keep a logical slot on a standby (failover slots). */
-export const FAILOVER_SLOTS_SINCE = 170000;
-
-export async function serverVersionNum(db: pg.ClientBase): Promise<number> {
-  const { rows } = await db.query<{ version: number }>(SQL.serverVersionNum);
-  return Number(rows[0]?.version ?? 0);
-}
-
-/**
- * Creates the slot at the server's current position, on 17+ with failover = true, so that a
- * standby with sync_replication_slots keeps it and a failover loses nothing.
- */
-export async function createSlot(db: pg.ClientBase, slot: string): Promise<Lsn> {
-  const failover = (await serverVersionNum(db)) >= FAILOVER_SLOTS_SINCE;
-  const { rows } = await db.query<{ lsn: string }>(
-    failover ? SQL.createFailoverSlot : SQL.createSlot,
-    [slot],
-  );
-  return parseLsn(rows[0]?.lsn ?? '0/0');
 }
 
 /** What says whether a relay streamed from this database before its slot went missing. */
@@ -226,7 +203,7 @@ export function lostSlotError(slot: string, reason: string): RelayError {
  * Returns the error that says so and how to recover, or the original error otherwise.
  */
 export async function explainMissingPublication(
-  db: pg.ClientBase,
+  db: Db,
   error: unknown,
   target: SlotTarget,
 ): Promise<unknown> {
@@ -254,32 +231,9 @@ export async function explainMissingPublication(
   );
 }
 
-/** The process streaming from the slot now (its walsender), or null when none does. */
-export async function slotActivePid(db: pg.ClientBase, slot: string): Promise<number | null> {
-  const { rows } = await db.query<{ pid: number | null }>(
-    'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
-    [slot],
-  );
-  return rows[0]?.pid ?? null;
-}
-
 /** Who streams from the slot: its walsender's pid, client and start, and the slot's lag. */
-export async function slotHolder(db: pg.ClientBase, slot: string): Promise<SlotHolder | null> {
-  const { rows } = await db.query<{
-    pid: number | null;
-    application_name: string | null;
-    client_addr: string | null;
-    since: Date | null;
-    lag: string | null;
-  }>(
-    `SELECT s.active_pid AS pid, r.application_name, r.client_addr::text AS client_addr,
-            r.backend_start AS since,
-            pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS lag
-       FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
-      WHERE s.slot_name = $1`,
-    [slot],
-  );
-  const row = rows[0];
+export async function slotHolder(db: Db, slot: string): Promise<SlotHolder | null> {
+  const row = await readSlotHolder(db, slot);
   if (!row) return null;
   return {
     pid: row.pid,
