@@ -2,15 +2,25 @@
 import tseslint from 'typescript-eslint';
 import { importsGoDown } from './eslint-layers.js';
 
-// kafkajs is unmaintained: keep it behind the adapter in src/publish/ so it can be replaced.
+// kafkajs is unmaintained: keep it, and the experimental @platformatic/kafka producer, behind the
+// adapter in src/publish/ so the client can be replaced.
 const KAFKA_ADAPTER = [
   'src/publish/kafka.ts',
   'src/publish/kafka-inspect.ts',
   'src/publish/kafkajs-internals.ts',
+  'src/publish/kafka-platformatic.ts',
 ];
 const KAFKAJS = {
-  paths: [{ name: 'kafkajs', message: 'Use the adapter in src/publish/kafka.ts.' }],
-  patterns: [{ group: ['kafkajs/*'], message: 'Use the adapter in src/publish/kafka.ts.' }],
+  paths: ['kafkajs', '@platformatic/kafka'].map((name) => ({
+    name,
+    message: 'Use the adapter in src/publish/kafka.ts.',
+  })),
+  patterns: [
+    {
+      group: ['kafkajs/*', '@platformatic/kafka/*'],
+      message: 'Use the adapter in src/publish/kafka.ts.',
+    },
+  ],
 };
 // node-postgres stays behind the adapter in src/db/: one place decides each connection's settings
 // and asks about slots, and only src/db/replication-client.ts touches pg internals.
