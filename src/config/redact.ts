@@ -1,8 +1,10 @@
 /** Secrets never reach logs or printed configuration: these helpers hide them. */
+import { isMultiHost } from '../domain/pg-hosts.ts';
 import { SETTINGS, type RelayConfig, type SettingName } from './schema.ts';
 
 /** Replaces the password of a connection URL, keeping what helps debugging (user, host, db). */
 export function redactUrl(url: string): string {
+  if (isMultiHost(url)) return redactMultiHost(url);
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '*****';
@@ -14,6 +16,13 @@ export function redactUrl(url: string): string {
   } catch {
     return '*****';
   }
+}
+
+/** `postgres://u:pw@a,b/db`: not a WHATWG URL, so the password and password params by pattern. */
+function redactMultiHost(url: string): string {
+  return url
+    .replace(/^([a-z]+:\/\/[^:@/?#]*:)[^@/?#]*@/i, '$1*****@')
+    .replace(/([?&](?:password|sslpassword)=)[^&#]*/g, '$1*****');
 }
 
 export function redactConfig(config: RelayConfig): Record<string, unknown> {

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { COMPATIBILITY_LEVELS } from '../domain/compatibility-levels.ts';
+import { errorMessage } from '../domain/errors.ts';
+import { splitHosts } from '../domain/pg-hosts.ts';
 import { templateProblem } from '../route/topic-template.ts';
 import { keyPairProblem, pemFileProblem, type PemKind } from './pem.ts';
 
@@ -101,6 +103,19 @@ const PG_URL_FILES: Record<string, PemKind> = {
   sslkey: 'private key',
 };
 function urlFileProblem(url: string): string | null {
+  let urls: readonly string[];
+  try {
+    urls = splitHosts(url).urls;
+  } catch (error) {
+    return errorMessage(error);
+  }
+  for (const one of urls) {
+    const problem = oneHostUrlProblem(one);
+    if (problem) return problem;
+  }
+  return null;
+}
+function oneHostUrlProblem(url: string): string | null {
   let params: URLSearchParams;
   try {
     params = new URL(url).searchParams; // node-postgres parses it the same way

@@ -5,6 +5,7 @@
  * use the types below and never import 'pg' (eslint.config.js enforces it).
  */
 import pg from 'pg';
+import { hostUrl } from './hosts.ts';
 
 /** A connected client, owned or pooled: what a query function takes. */
 export type Db = pg.ClientBase;
@@ -68,7 +69,7 @@ export function clientConfig(
   const settings = PURPOSES[purpose];
   const timeoutMs = options.timeoutMs ?? settings.timeoutMs;
   return {
-    connectionString: pgUrl,
+    connectionString: hostUrl(pgUrl),
     application_name: options.applicationName ?? settings.applicationName,
     ...(timeoutMs === undefined
       ? {}

@@ -1,75 +1,24 @@
+/** Which host of a multi-host RELAY_PG_URL connections go to (see resolveHost in connect.ts). */
+import { splitHosts } from '../domain/pg-hosts.ts';
+
 /**
- * Several hosts in one connection URL, as libpq takes them: `postgres://u@a:5432,b:5432/db` or
- * `postgres://u@/db?host=a,b&port=5432,5433`, with `target_session_attrs`. node-postgres connects
- * to one host only, so the relay picks the host itself: it tries them in order and keeps the
- * first whose session fits the attributes. After a failover the promoted standby is the one that
- * accepts writes, and the relay finds it again at its next session.
+ * The host each multi-host URL was last resolved to (see resolveHost in connect.ts): every
+ * connection made from that URL goes there until the next resolution, so a session's
+ * replication connection and its queries reach the same server.
  */
-import { RelayError } from '../domain/errors.ts';
+const chosen = new Map<string, string>();
 
-/** The values of libpq's target_session_attrs that the relay honours. */
-export const TARGET_SESSION_ATTRS = ['any', 'read-write', 'primary'] as const;
-export type TargetSessionAttrs = (typeof TARGET_SESSION_ATTRS)[number];
-
-/** One URL per host, in the order given, and what a host's session must be to be chosen. */
-export interface HostList {
-  readonly urls: readonly string[];
-  readonly attrs: TargetSessionAttrs;
+/** The one-host URL that connections made from `pgUrl` use. */
+export function hostUrl(pgUrl: string): string {
+  const list = splitHosts(pgUrl);
+  if (list.urls.length === 1) return list.urls[0] ?? pgUrl;
+  return chosen.get(pgUrl) ?? list.urls[0] ?? pgUrl;
 }
 
-const SCHEME = /^(postgres(?:ql)?:\/\/)([^/?#]*)(.*)$/s;
-
-/** Splits a URL naming several hosts into one URL per host; a one-host URL gives itself. */
-export function splitHosts(url: string): HostList {
-  const match = SCHEME.exec(url);
-  if (!match) return { urls: [url], attrs: 'any' };
-  const [, scheme = '', authority = '', rest = ''] = match;
-  const at = authority.lastIndexOf('@');
-  const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
-  const { path, params } = splitRest(rest);
-  const attrs = targetSessionAttrs(params.get('target_session_attrs'));
-  params.delete('target_session_attrs');
-  const hosts = hostsOf(authority.slice(at + 1), params);
-  const query = params.size > 0 ? `?${params.toString()}` : '';
-  const urls = hosts.map((host) => `${scheme}${userinfo}${host}${path}${query}`);
-  return { urls: urls.length > 0 ? urls : [url], attrs };
+export function chooseHost(pgUrl: string, url: string): void {
+  chosen.set(pgUrl, url);
 }
 
-function splitRest(rest: string): { path: string; params: URLSearchParams } {
-  const q = rest.indexOf('?');
-  if (q < 0) return { path: rest, params: new URLSearchParams() };
-  return { path: rest.slice(0, q), params: new URLSearchParams(rest.slice(q + 1)) };
-}
-
-/** `a:1,b:2` from the authority, else the host= and port= parameters (then removed). */
-function hostsOf(hostPart: string, params: URLSearchParams): string[] {
-  if (hostPart !== '') return hostPart.split(',').filter((h) => h !== '');
-  const hosts = (params.get('host') ?? '').split(',').filter((h) => h !== '');
-  if (hosts.length <= 1) return [];
-  const ports = (params.get('port') ?? '').split(',');
-  params.delete('host');
-  params.delete('port');
-  return hosts.map((host, i) => {
-    const port = ports.length === 1 ? ports[0] : ports[i];
-    return port ? `${bracket(host)}:${port}` : bracket(host);
-  });
-}
-
-const bracket = (host: string) =>
-  host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-
-function targetSessionAttrs(value: string | null): TargetSessionAttrs {
-  if (value === null || value === '') return 'any';
-  const known = TARGET_SESSION_ATTRS.find((attrs) => attrs === value);
-  if (known) return known;
-  throw new RelayError(
-    'CONFIG_INVALID',
-    `RELAY_PG_URL: target_session_attrs=${value} is not supported`,
-    { hint: `Use one of: ${TARGET_SESSION_ATTRS.join(', ')} (read-write to follow a failover).` },
-  );
-}
-
-/** Whether a server in this recovery state fits the attributes. */
-export function fits(attrs: TargetSessionAttrs, inRecovery: boolean): boolean {
-  return attrs === 'any' || !inRecovery;
+export function hasChosenHost(pgUrl: string): boolean {
+  return chosen.has(pgUrl);
 }

@@ -25,7 +25,7 @@ import {
   outboxOid,
   slotHolder,
 } from '../source/slot.ts';
-import { openDb, withDb } from '../db/connect.ts';
+import { openDb, resolveHost, withDb } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import {
   checkpointKey,
@@ -94,6 +94,8 @@ export class Relay {
   private finished: Promise<Lsn> | null = null;
   /** The outbox table's OID at start: sessions follow it through a rename. */
   private outboxOid: number | null = null;
+  /** host:port of the server this session streams from. */
+  private host: string | null = null;
 
   constructor(deps: RelayDeps) {
     this.deps = deps;
@@ -220,6 +222,21 @@ export class Relay {
     if (holder.lagBytes !== null) metrics.slotLagBytes.set(holder.lagBytes);
   }
 
+  /**
+   * A RELAY_PG_URL with several hosts: each session starts on the first that fits
+   * target_session_attrs, so after a failover the relay follows the promoted standby.
+   */
+  private async findHost(): Promise<void> {
+    const host = await resolveHost(this.deps.config.pgUrl);
+    if (this.host !== null && host !== this.host) {
+      this.log.warn(
+        { from: this.host, to: host },
+        'PostgreSQL host changed: streaming from another server of RELAY_PG_URL',
+      );
+    }
+    this.host = host;
+  }
+
   private async prepare(): Promise<void> {
     const { config } = this.deps;
     const db = await openDb(config.pgUrl, 'relay', { retriable: true });
@@ -306,6 +323,7 @@ export class Relay {
 
   private async runSession(): Promise<void> {
     const { config } = this.deps;
+    await this.findHost();
     const connection = this.replicationConnection();
     const ended = new Promise<never>((_, reject) => connection.once('error', reject));
     ended.catch(() => undefined);

@@ -227,3 +227,21 @@ test('says to percent-encode a database password holding @ : or /, without showi
     encoded,
   );
 });
+
+test('RELAY_PG_URL may name several hosts with target_session_attrs, as libpq takes them', () => {
+  const url = 'postgres://relay@a:5432,b:5433/app?target_session_attrs=read-write';
+  const { config } = loadConfig({ env: { ...REQUIRED_ENV, RELAY_PG_URL: url } });
+  assert.equal(config.pgUrl, url);
+});
+
+test('an unsupported target_session_attrs stops the relay at load, naming the setting', () => {
+  const url = 'postgres://relay@a,b/app?target_session_attrs=prefer-standby';
+  assert.throws(
+    () => loadConfig({ env: { ...REQUIRED_ENV, RELAY_PG_URL: url } }),
+    (error: unknown) =>
+      error instanceof RelayError &&
+      error.code === 'CONFIG_INVALID' &&
+      /RELAY_PG_URL/.test(error.message) &&
+      /target_session_attrs=prefer-standby/.test(error.message),
+  );
+});

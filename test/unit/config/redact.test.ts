@@ -31,3 +31,14 @@ test('leaves a URL without a password as it is', () => {
 test('hides the whole value when it cannot be parsed as a URL', () => {
   assert.equal(redactUrl('postgres://relay:hunter2@db.internal:port/app'), '*****');
 });
+
+test('hides the password of a URL naming several hosts', () => {
+  assert.equal(
+    redactUrl('postgres://relay:hunter2@a:5432,b:5432/app?target_session_attrs=read-write'),
+    'postgres://relay:*****@a:5432,b:5432/app?target_session_attrs=read-write',
+  );
+  assert.equal(
+    redactUrl('postgres://relay@/app?host=a,b&password=hunter2'),
+    'postgres://relay@/app?host=a,b&password=*****',
+  );
+});

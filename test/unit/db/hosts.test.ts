@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fits, splitHosts } from '../../../src/db/hosts.ts';
+import { fits, hostOf, isMultiHost, splitHosts } from '../../../src/domain/pg-hosts.ts';
+import { chooseHost, hostUrl } from '../../../src/db/hosts.ts';
 
 test('a one-host URL is its own host list, with any session accepted', () => {
   const url = 'postgres://relay:secret@db:5432/app?sslmode=require';
@@ -43,4 +44,27 @@ test('read-write and primary skip a server in recovery; any takes it', () => {
   assert.equal(fits('read-write', true), false);
   assert.equal(fits('primary', false), true);
   assert.equal(fits('any', true), true);
+});
+
+test('one host with target_session_attrs: honoured by the relay, removed from the URL node-postgres reads', () => {
+  assert.deepEqual(splitHosts('postgres://relay@db:5432/app?target_session_attrs=read-write'), {
+    urls: ['postgres://relay@db:5432/app'],
+    attrs: 'read-write',
+  });
+  assert.deepEqual(splitHosts('postgres://relay@/app?host=db&target_session_attrs=primary'), {
+    urls: ['postgres://relay@/app?host=db'],
+    attrs: 'primary',
+  });
+});
+
+test('connections use the host last chosen for a multi-host URL, the first one before that', () => {
+  const url = 'postgres://relay@a:1,b:2/app?target_session_attrs=read-write';
+  assert.equal(hostUrl(url), 'postgres://relay@a:1/app');
+  chooseHost(url, 'postgres://relay@b:2/app');
+  assert.equal(hostUrl(url), 'postgres://relay@b:2/app');
+  assert.equal(hostOf(hostUrl(url)), 'b:2');
+  const single = 'postgres://relay:secret@db/app?sslmode=require';
+  assert.equal(hostUrl(single), single);
+  assert.equal(isMultiHost(url), true);
+  assert.equal(isMultiHost(single), false);
 });
