@@ -13,7 +13,6 @@ import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
 import { foreignRow, rowToEvent, type BadRow } from '../decode/outbox-row.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
-import { AGGREGATE_TYPE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER } from '../route/headers.ts';
 import { AckTracker } from '../ack/tracker.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import { formatLsn } from '../domain/lsn.ts';
@@ -28,7 +27,7 @@ import type { QueuedRecord } from '../publish/publisher.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
 import type { SlotLease } from '../source/slot-lease.ts';
-import { deadLetter } from './dead-letter.ts';
+import { deadLetter, refusedRecord, unencodableEvent } from './dead-letter.ts';
 
 export interface SessionOptions {
   schema: string;
@@ -331,18 +330,7 @@ export class ReplicationSession {
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
       const reason = route ? encodeFailureReason(error) : 'unroutable';
-      const row = {
-        id: event.id,
-        aggregate_type: event.aggregateType,
-        aggregate_id: event.aggregateId,
-        event_type: event.eventType,
-        payload: event.payload,
-        headers: JSON.stringify(event.headers),
-      };
-      return this.deadLetterRecord(
-        { reason, detail, row, eventId: event.id, position: event.position },
-        route?.topic ?? null,
-      );
+      return this.deadLetterRecord(unencodableEvent(event, reason, detail), route?.topic ?? null);
     }
   }
 
@@ -368,37 +356,14 @@ export class ReplicationSession {
     return deadLetter(bad, this.options.deadLetterTopic, intendedTopic);
   }
 
-  /**
-   * A dead letter for a record Kafka refuses for good: too large for its topic, or a topic Kafka
-   * will not create or let us write (`unroutable`). It names the event and where it was going;
-   * the payload (only its encoded form is at hand, and it may be what was too large) stays in
-   * the outbox table, from where `outbox-relay replay --ids` sends it once the cause is fixed.
-   */
+  /** Kafka refuses this record for good: a dead letter goes in its place (see refusedRecord). */
   private refusedDeadLetter(
     record: QueuedRecord,
     reason: RefusalReason,
     detail: string,
   ): PendingRecord {
-    const eventId = record.headers[EVENT_ID_HEADER] ?? null;
-    const what =
-      reason === 'too-large'
-        ? `the record is ${record.value.length} bytes, more than Kafka accepts`
-        : 'Kafka refuses the record or its topic';
-    const bad: BadRow = {
-      reason,
-      detail: `${what} (${detail}); its payload is left out here and stays in the outbox table`,
-      row: {
-        id: eventId,
-        aggregate_type: record.headers[AGGREGATE_TYPE_HEADER] ?? null,
-        aggregate_id: typeof record.key === 'string' ? record.key : null,
-        event_type: record.headers[EVENT_TYPE_HEADER] ?? null,
-        payload: null,
-      },
-      eventId,
-      position: { commitLsn: record.commitLsn, txSeq: record.txSeq, index: record.index },
-    };
     const intended = record.topic === this.options.deadLetterTopic ? null : record.topic;
-    return { ...record, ...this.deadLetterRecord(bad, intended) };
+    return { ...record, ...this.deadLetterRecord(refusedRecord(record, reason, detail), intended) };
   }
 
   private onCommit(endLsn: Lsn): void {
