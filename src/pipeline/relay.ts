@@ -49,6 +49,7 @@ import {
 import { isUnknownTopic } from '../admin/offsets.ts';
 import { SlotOwnership } from './slot-ownership.ts';
 import { PositionStore } from '../publish/position-store.ts';
+import { pipelineObserver } from './observer.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
 
 export interface RelayDeps {
@@ -373,6 +374,7 @@ export class Relay {
     const session = new ReplicationSession(
       {
         ...this.deps,
+        observer: pipelineObserver(this.deps.metrics, this.deps.health),
         connection,
         fail: (error) => connection.abort(error),
         lease: lease.lease,

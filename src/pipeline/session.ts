@@ -18,8 +18,6 @@ import type { Lsn } from '../domain/lsn.ts';
 import { formatLsn } from '../domain/lsn.ts';
 import { RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
-import type { RelayMetrics } from '../ops/metrics.ts';
-import type { HealthState } from '../ops/health.ts';
 import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import { Publisher, type PendingRecord, type RefusalReason } from '../publish/publisher.ts';
@@ -28,6 +26,7 @@ import type { ReplicationConnection } from '../source/replication-connection.ts'
 import type { ReplicationFrame } from '../source/protocol.ts';
 import type { SlotLease } from '../source/slot-lease.ts';
 import { deadLetter, refusedRecord, unencodableEvent } from './dead-letter.ts';
+import type { PipelineObserver } from './observer.ts';
 
 export interface SessionOptions {
   schema: string;
@@ -56,8 +55,8 @@ export interface SessionDeps {
   encoder: EventEncoder;
   router: Router;
   logger: Logger;
-  metrics: RelayMetrics;
-  health: HealthState;
+  /** Told what the session does, for metrics and health. */
+  observer: PipelineObserver;
   /** Ends the session with an error; the relay decides whether to reconnect. */
   fail: (error: unknown) => void;
   /** Says whether the slot is still this relay's; asked before every Kafka request. */
@@ -72,6 +71,8 @@ interface CurrentTransaction {
   readonly commitLsn: Lsn;
   readonly commitTimeMicros: bigint;
   index: number;
+  /** Its events Kafka already holds (all of them when `seq` is null), counted at its COMMIT. */
+  skipped: number;
 }
 
 export class ReplicationSession {
@@ -106,6 +107,7 @@ export class ReplicationSession {
     this.outboxOid = options.outboxOid ?? null;
     this.log = deps.logger.child({ stage: 'pipeline' });
     this.tracker = new AckTracker(startLsn);
+    deps.observer.countInFlight(() => this.tracker.inFlightEvents);
     this.publisher = new Publisher(
       deps.sink,
       {
@@ -224,7 +226,7 @@ export class ReplicationSession {
   }
 
   private handleFrame(frame: ReplicationFrame): void {
-    this.deps.health.progress();
+    this.deps.observer.received();
     if (this.stopping && this.current === null) return; // past our stop point: replayed later
     if (frame.kind === 'keepalive') {
       this.observeServer(frame.walEnd);
@@ -237,16 +239,8 @@ export class ReplicationSession {
   private observeServer(walEnd: Lsn): void {
     if (this.current === null) this.tracker.observeIdle(walEnd);
     this.deps.connection.reportDurable(this.tracker.durableLsn);
-    const lag = walEnd > this.tracker.durableLsn ? walEnd - this.tracker.durableLsn : 0n;
-    this.deps.metrics.slotLagBytes.set(Number(lag));
-    this.deps.metrics.durableLsn.set(Number(this.tracker.durableLsn));
-    this.updateLagSeconds();
-  }
-
-  private updateLagSeconds(): void {
-    const oldest = this.tracker.oldestOpenCommitTimeMicros;
-    const lagMicros = oldest === null ? 0n : BigInt(Date.now()) * 1000n - oldest;
-    this.deps.metrics.slotLagSeconds.set(Math.max(0, Number(lagMicros) / 1e6));
+    const { durableLsn, oldestOpenCommitTimeMicros } = this.tracker;
+    this.deps.observer.positions(walEnd, durableLsn, oldestOpenCommitTimeMicros);
   }
 
   private onMessage(message: PgoutputMessage): void {
@@ -260,6 +254,7 @@ export class ReplicationSession {
           commitLsn: message.finalLsn,
           commitTimeMicros: message.commitTimeMicros,
           index: 0,
+          skipped: 0,
         };
         return;
       case 'relation':
@@ -284,13 +279,13 @@ export class ReplicationSession {
         retriable: true,
       });
     if (tx.seq === null) {
-      this.deps.metrics.skippedDelivered.inc({ by: 'durable-position' });
+      tx.skipped++;
       return;
     }
     const position = { commitLsn: tx.commitLsn, txSeq: tx.seq, index: tx.index++ };
     if (coveredBy(position, this.checkpoint)) {
       // exactly-once: Kafka's committed checkpoint says it already holds this one
-      this.deps.metrics.skippedDelivered.inc({ by: 'checkpoint' });
+      tx.skipped++;
       return;
     }
     const record = this.isOutbox(relation)
@@ -304,7 +299,6 @@ export class ReplicationSession {
       commitLsn: tx.commitLsn,
       index: position.index,
     });
-    this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
     if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
   }
 
@@ -343,7 +337,7 @@ export class ReplicationSession {
   }
 
   private deadLetterRecord(bad: BadRow, intendedTopic: string | null) {
-    this.deps.metrics.deadLetters.inc({ reason: bad.reason });
+    this.deps.observer.deadLettered(bad.reason);
     this.log.warn(
       {
         reason: bad.reason,
@@ -370,6 +364,8 @@ export class ReplicationSession {
     const tx = this.requireTransaction();
     this.current = null;
     if (tx.seq !== null) this.tracker.commit(tx.seq, endLsn);
+    if (tx.skipped > 0)
+      this.deps.observer.skipped(tx.seq === null ? 'durable-position' : 'checkpoint', tx.skipped);
     if (this.stopping) {
       this.stopReading();
       this.stoppedReading?.();
@@ -379,14 +375,10 @@ export class ReplicationSession {
   private onAcknowledged(records: readonly PendingRecord[]): void {
     this.publishFailing = false;
     this.acknowledgeTransactions(records);
-    this.recordPublished(records);
-    this.deps.health.progress();
-    this.deps.health.producerConnected = true;
-    this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
+    this.deps.observer.published(records, this.tracker.oldestOpenCommitTimeMicros);
     // Report at once rather than on the next timer tick: after a crash, Postgres replays
     // everything past the last report, so every unreported acknowledgement is a duplicate.
     this.deps.connection.reportDurable(this.tracker.durableLsn, true);
-    this.updateLagSeconds();
     if (this.paused && this.tracker.inFlightEvents <= this.options.maxInFlightEvents / 2)
       this.resume();
   }
@@ -406,30 +398,10 @@ export class ReplicationSession {
     if (count > 0) this.tracker.acknowledge(seq, count);
   }
 
-  /** Latency per event; the per-topic counters once per batch, off the per-event path. */
-  private recordPublished(records: readonly PendingRecord[]): void {
-    const nowMicros = BigInt(Date.now()) * 1000n;
-    const byTopic = new Map<string, { events: number; bytes: number }>();
-    for (const record of records) {
-      const totals = byTopic.get(record.topic) ?? { events: 0, bytes: 0 };
-      totals.events++;
-      totals.bytes += record.value.length;
-      byTopic.set(record.topic, totals);
-      this.deps.metrics.publishLatency.observe(Number(nowMicros - record.commitTimeMicros) / 1e6);
-    }
-    for (const [topic, totals] of byTopic) {
-      this.deps.metrics.eventsPublished.inc({ topic }, totals.events);
-      this.deps.metrics.bytesPublished.inc({ topic }, totals.bytes);
-    }
-  }
-
   private onPublishFailed(error: unknown, attempt: number, retryInMs: number | null): void {
     this.publishFailing = true;
     if (this.stopping && this.paused) this.stoppedReading?.(); // the COMMIT cannot come now
-    this.deps.metrics.publishErrors.inc();
-    this.deps.health.progress(); // still trying: alive, but not ready
-    this.deps.health.producerConnected = false;
-    this.deps.health.lastError = error instanceof Error ? error.message : String(error);
+    this.deps.observer.publishFailed(error);
     if (retryInMs === null) {
       // Exactly-once: a failed commit may still have landed, so resending blindly could
       // duplicate. End the session; the next one reads the committed checkpoint and resumes
