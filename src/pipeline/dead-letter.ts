@@ -3,10 +3,11 @@
  * through the same publisher, in order, and counts toward its transaction's acknowledgement: a
  * bad row is never dropped and never blocks the good events behind it.
  */
-import type { BadRow, BadRowReason } from '../decode/outbox-row.ts';
+import type { BadRow } from '../decode/outbox-row.ts';
+import type { BadRowReason } from '../domain/bad-row-reason.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { formatLsn } from '../domain/lsn.ts';
-import type { PendingRecord, RefusalReason } from '../publish/publisher.ts';
+import type { QueuedRecord, RefusalReason } from '../publish/publisher.ts';
 import { AGGREGATE_TYPE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER } from '../route/headers.ts';
 
 export const DEAD_LETTER_HEADERS = {
@@ -68,11 +69,7 @@ export function unencodableEvent(event: OutboxEvent, reason: BadRowReason, detai
  * encoded form is at hand, and it may be what was too large) stays in the outbox table, from
  * where `outbox-relay replay --ids` sends it once the cause is fixed.
  */
-export function refusedRecord(
-  record: PendingRecord,
-  reason: RefusalReason,
-  detail: string,
-): BadRow {
+export function refusedRecord(record: QueuedRecord, reason: RefusalReason, detail: string): BadRow {
   const eventId = record.headers[EVENT_ID_HEADER] ?? null;
   const what =
     reason === 'too-large'

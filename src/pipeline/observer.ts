@@ -6,7 +6,7 @@
  * acknowledged event: counters move once per transaction or per Kafka request, and the number of
  * events in flight is read when metrics are scraped.
  */
-import type { BadRowReason } from '../decode/outbox-row.ts';
+import type { BadRowReason } from '../domain/bad-row-reason.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import type { HealthState } from '../ops/health.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';

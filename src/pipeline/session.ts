@@ -1,6 +1,10 @@
 /**
  * One replication session: the place that wires every stage, from one START_REPLICATION to its
- * end. Replication source -> decode -> encode/route -> publish -> acknowledge.
+ * end. Replication source -> decode -> encode/route -> publish -> acknowledge, read in that order
+ * below: a frame enters at onFrame (the connection's 'frame' event) and its rows leave through
+ * onInsert -> toRecord -> publish; Kafka's answer comes back through the publisher's hooks
+ * (onAcknowledged), which move the tracker and report its durable LSN. Metrics and health hear of
+ * it all through one PipelineObserver.
  *
  * The rule it keeps: the LSN reported to Postgres is only ever `tracker.durableLsn`, which
  * moves past a transaction only after Kafka acknowledged all of it and everything before it.
@@ -14,6 +18,7 @@ import { foreignRow, rowToEvent, type BadRow } from '../decode/outbox-row.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
 import { AckTracker } from '../ack/tracker.ts';
+import type { EventPosition } from '../domain/event.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import { formatLsn } from '../domain/lsn.ts';
 import { RelayError } from '../domain/errors.ts';
@@ -22,10 +27,11 @@ import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import { Publisher, type PendingRecord, type RefusalReason } from '../publish/publisher.ts';
 import type { QueuedRecord } from '../publish/publisher.ts';
+import type { Unsealable } from '../encode/sealed.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
 import type { SlotLease } from '../source/slot-lease.ts';
-import { deadLetter, refusedRecord, unencodableEvent } from './dead-letter.ts';
+import { deadLetter, refusedRecord, unencodableEvent, type DeadLetter } from './dead-letter.ts';
 import type { PipelineObserver } from './observer.ts';
 
 export interface SessionOptions {
@@ -64,6 +70,9 @@ export interface SessionDeps {
   /** The slot's name, for messages. */
   slot?: string | undefined;
 }
+
+/** A record on its way to the publisher: its encoded key and value may await seal(). */
+type OutgoingRecord = Unsealable<KafkaRecord>;
 
 interface CurrentTransaction {
   /** The tracker's sequence number; null for a transaction Kafka already holds. */
@@ -108,6 +117,7 @@ export class ReplicationSession {
     this.log = deps.logger.child({ stage: 'pipeline' });
     this.tracker = new AckTracker(startLsn);
     deps.observer.countInFlight(() => this.tracker.inFlightEvents);
+    // The two ways in: Kafka's answers (section 4 below) and the slot's frames (section 1).
     this.publisher = new Publisher(
       deps.sink,
       {
@@ -122,27 +132,7 @@ export class ReplicationSession {
     deps.connection.on('frame', (frame) => this.onFrame(frame));
   }
 
-  /**
-   * Before every Kafka request: schema ids filled in, and the slot still ours. A relay that lost
-   * the slot (it was frozen, and a standby took over) drops what it has not sent: the new owner
-   * sends it again, after what it has already published, so per-key order holds.
-   */
-  private async beforeSend(): Promise<void> {
-    await this.deps.encoder.ready?.();
-    if (!this.deps.lease || (await this.deps.lease.owned())) return;
-    const error = new RelayError(
-      'PG_SLOT_LOST',
-      `the slot "${this.deps.slot ?? ''}" is no longer streamed by this relay's connection (Postgres ended it, or another relay took the slot over); the events it had not sent are left to the slot's owner`,
-      {
-        retriable: true,
-        hint: 'The process was frozen or cut off from Postgres for longer than wal_sender_timeout (RELAY_WAL_SENDER_TIMEOUT_MS). It reconnects, and stands by if another relay streams now.',
-      },
-    );
-    this.log.warn({ err: error }, 'lost the slot: dropping the events not yet sent');
-    void this.publisher.abandon(); // synchronously marks it abandoned: this request is not sent
-    this.deps.fail(error);
-    throw error;
-  }
+  // Lifecycle: the relay opens the session, then finishes, abandons or salvages it.
 
   /**
    * Starts handling frames, those held since START_REPLICATION first. Exactly-once passes the
@@ -208,9 +198,7 @@ export class ReplicationSession {
     await this.publisher.abandon();
   }
 
-  private commitCannotCome(): boolean {
-    return this.deps.connection.closed || (this.paused && this.publishFailing);
-  }
+  // 1. Source and decode: a frame from the slot becomes a pgoutput message.
 
   private onFrame(frame: ReplicationFrame): void {
     this.deps.lease?.contact();
@@ -236,26 +224,10 @@ export class ReplicationSession {
     if (this.current === null) this.observeServer(frame.walEnd);
   }
 
-  private observeServer(walEnd: Lsn): void {
-    if (this.current === null) this.tracker.observeIdle(walEnd);
-    this.deps.connection.reportDurable(this.tracker.durableLsn);
-    const { durableLsn, oldestOpenCommitTimeMicros } = this.tracker;
-    this.deps.observer.positions(walEnd, durableLsn, oldestOpenCommitTimeMicros);
-  }
-
   private onMessage(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
-        this.current = {
-          seq:
-            message.finalLsn < this.options.skipBelow
-              ? null
-              : this.tracker.begin(message.commitTimeMicros),
-          commitLsn: message.finalLsn,
-          commitTimeMicros: message.commitTimeMicros,
-          index: 0,
-          skipped: 0,
-        };
+        this.onBegin(message.finalLsn, message.commitTimeMicros);
         return;
       case 'relation':
         this.onRelation(message.relation);
@@ -271,6 +243,28 @@ export class ReplicationSession {
     }
   }
 
+  /** A transaction committed below `skipBelow` is in Kafka already: it gets no tracker entry. */
+  private onBegin(finalLsn: Lsn, commitTimeMicros: bigint): void {
+    this.current = {
+      seq: finalLsn < this.options.skipBelow ? null : this.tracker.begin(commitTimeMicros),
+      commitLsn: finalLsn,
+      commitTimeMicros,
+      index: 0,
+      skipped: 0,
+    };
+  }
+
+  private requireTransaction(): CurrentTransaction {
+    if (!this.current)
+      throw new RelayError('PG_PROTOCOL', 'row or COMMIT outside a transaction', {
+        retriable: true,
+      });
+    return this.current;
+  }
+
+  // 2. Encode and route: a row becomes a record, or a dead letter.
+
+  /** One row of a transaction: skipped if Kafka holds it, else made a record and published. */
   private onInsert(relationOid: number, values: Parameters<typeof rowToEvent>[1]): void {
     const tx = this.requireTransaction();
     const relation = this.relations.get(relationOid);
@@ -288,30 +282,23 @@ export class ReplicationSession {
       tx.skipped++;
       return;
     }
-    const record = this.isOutbox(relation)
-      ? this.outboxRecord(relation, values, position)
-      : this.deadLetterRecord(foreignRow(relation, values, position, this.outboxName()), null);
-    this.tracker.add(tx.seq);
-    this.publisher.enqueue({
-      ...record,
-      txSeq: tx.seq,
-      commitTimeMicros: tx.commitTimeMicros,
-      commitLsn: tx.commitLsn,
-      index: position.index,
-    });
-    if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
+    this.publish(this.toRecord(relation, values, position), position, tx.commitTimeMicros);
   }
 
-  private outboxRecord(
+  /** Decodes the row into an event, routes and encodes it; what cannot be one is a dead letter. */
+  private toRecord(
     relation: Relation,
     values: Parameters<typeof rowToEvent>[1],
-    position: Parameters<typeof rowToEvent>[2],
-  ) {
+    position: EventPosition,
+  ): OutgoingRecord {
+    if (!this.isOutbox(relation))
+      return this.deadLetterRecord(foreignRow(relation, values, position, this.outboxName()), null);
     const result = rowToEvent(relation, values, position);
     return result.ok ? this.encode(result.event) : this.badRowRecord(result.bad);
   }
 
-  private encode(event: Parameters<EventEncoder['encodeValue']>[0]) {
+  /** Routes the event (topic, key, headers), then encodes its key and value for that topic. */
+  private encode(event: Parameters<EventEncoder['encodeValue']>[0]): OutgoingRecord {
     let route: ReturnType<Router['route']> | null = null;
     try {
       route = this.deps.router.route(event);
@@ -328,7 +315,7 @@ export class ReplicationSession {
     }
   }
 
-  private badRowRecord(bad: BadRow) {
+  private badRowRecord(bad: BadRow): DeadLetter {
     const intended = this.deps.router.intendedTopic({
       aggregateType: bad.row.aggregate_type ?? null,
       eventType: bad.row.event_type ?? null,
@@ -336,7 +323,7 @@ export class ReplicationSession {
     return this.deadLetterRecord(bad, intended);
   }
 
-  private deadLetterRecord(bad: BadRow, intendedTopic: string | null) {
+  private deadLetterRecord(bad: BadRow, intendedTopic: string | null): DeadLetter {
     this.deps.observer.deadLettered(bad.reason);
     this.log.warn(
       {
@@ -350,14 +337,23 @@ export class ReplicationSession {
     return deadLetter(bad, this.options.deadLetterTopic, intendedTopic);
   }
 
-  /** Kafka refuses this record for good: a dead letter goes in its place (see refusedRecord). */
-  private refusedDeadLetter(
-    record: QueuedRecord,
-    reason: RefusalReason,
-    detail: string,
-  ): PendingRecord {
-    const intended = record.topic === this.options.deadLetterTopic ? null : record.topic;
-    return { ...record, ...this.deadLetterRecord(refusedRecord(record, reason, detail), intended) };
+  // 3. Publish: records go to the publisher in order, COMMIT closes the transaction for the
+  //    tracker, and backpressure holds the source.
+
+  /**
+   * The record counts toward its transaction before the publisher may acknowledge it. At
+   * `maxInFlightEvents` unacknowledged events the source pauses; onAcknowledged resumes it.
+   */
+  private publish(record: OutgoingRecord, position: EventPosition, commitTimeMicros: bigint): void {
+    this.tracker.add(position.txSeq);
+    this.publisher.enqueue({
+      ...record,
+      txSeq: position.txSeq,
+      commitTimeMicros,
+      commitLsn: position.commitLsn,
+      index: position.index,
+    });
+    if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
   }
 
   private onCommit(endLsn: Lsn): void {
@@ -370,6 +366,61 @@ export class ReplicationSession {
       this.stopReading();
       this.stoppedReading?.();
     }
+  }
+
+  private pause(): void {
+    this.paused = true;
+    this.deps.connection.pause();
+  }
+
+  private resume(): void {
+    if (!this.paused || this.readingStopped) return;
+    this.paused = false;
+    this.deps.connection.resume();
+  }
+
+  private stopReading(): void {
+    this.readingStopped = true;
+    this.deps.connection.pause();
+  }
+
+  private commitCannotCome(): boolean {
+    return this.deps.connection.closed || (this.paused && this.publishFailing);
+  }
+
+  // 4. Kafka's side, through the publisher's hooks: before each request, a refused record, and
+  //    the answer. What Kafka acknowledged goes to the tracker, and its durable LSN to Postgres.
+
+  /**
+   * Before every Kafka request: schema ids filled in, and the slot still ours. A relay that lost
+   * the slot (it was frozen, and a standby took over) drops what it has not sent: the new owner
+   * sends it again, after what it has already published, so per-key order holds.
+   */
+  private async beforeSend(): Promise<void> {
+    await this.deps.encoder.ready?.();
+    if (!this.deps.lease || (await this.deps.lease.owned())) return;
+    const error = new RelayError(
+      'PG_SLOT_LOST',
+      `the slot "${this.deps.slot ?? ''}" is no longer streamed by this relay's connection (Postgres ended it, or another relay took the slot over); the events it had not sent are left to the slot's owner`,
+      {
+        retriable: true,
+        hint: 'The process was frozen or cut off from Postgres for longer than wal_sender_timeout (RELAY_WAL_SENDER_TIMEOUT_MS). It reconnects, and stands by if another relay streams now.',
+      },
+    );
+    this.log.warn({ err: error }, 'lost the slot: dropping the events not yet sent');
+    void this.publisher.abandon(); // synchronously marks it abandoned: this request is not sent
+    this.deps.fail(error);
+    throw error;
+  }
+
+  /** Kafka refuses this record for good: a dead letter goes in its place (see refusedRecord). */
+  private refusedDeadLetter(
+    record: QueuedRecord,
+    reason: RefusalReason,
+    detail: string,
+  ): PendingRecord {
+    const intended = record.topic === this.options.deadLetterTopic ? null : record.topic;
+    return { ...record, ...this.deadLetterRecord(refusedRecord(record, reason, detail), intended) };
   }
 
   private onAcknowledged(records: readonly PendingRecord[]): void {
@@ -412,29 +463,14 @@ export class ReplicationSession {
     this.log.warn({ err: error, attempt, retryInMs }, 'Kafka publish failed; retrying');
   }
 
-  private pause(): void {
-    this.paused = true;
-    this.deps.connection.pause();
+  private observeServer(walEnd: Lsn): void {
+    if (this.current === null) this.tracker.observeIdle(walEnd);
+    this.deps.connection.reportDurable(this.tracker.durableLsn);
+    const { durableLsn, oldestOpenCommitTimeMicros } = this.tracker;
+    this.deps.observer.positions(walEnd, durableLsn, oldestOpenCommitTimeMicros);
   }
 
-  private resume(): void {
-    if (!this.paused || this.readingStopped) return;
-    this.paused = false;
-    this.deps.connection.resume();
-  }
-
-  private stopReading(): void {
-    this.readingStopped = true;
-    this.deps.connection.pause();
-  }
-
-  private requireTransaction(): CurrentTransaction {
-    if (!this.current)
-      throw new RelayError('PG_PROTOCOL', 'row or COMMIT outside a transaction', {
-        retriable: true,
-      });
-    return this.current;
-  }
+  // The outbox among the relations Postgres describes.
 
   /**
    * Remembers a relation's description. The outbox is followed by OID: a Relation message for it
