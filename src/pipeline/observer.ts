@@ -7,6 +7,7 @@
  * events in flight is read when metrics are scraped.
  */
 import type { BadRowReason } from '../domain/bad-row-reason.ts';
+import { errorMessage } from '../domain/errors.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import type { HealthState } from '../ops/health.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
@@ -63,7 +64,7 @@ export function pipelineObserver(metrics: RelayMetrics, health: HealthState): Pi
       metrics.publishErrors.inc();
       health.progress(); // still trying: alive, but not ready
       health.producerConnected = false;
-      health.lastError = error instanceof Error ? error.message : String(error);
+      health.lastError = errorMessage(error);
     },
   };
 }

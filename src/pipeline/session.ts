@@ -21,7 +21,7 @@ import { AckTracker } from '../ack/tracker.ts';
 import type { EventPosition } from '../domain/event.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import { formatLsn } from '../domain/lsn.ts';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
@@ -309,7 +309,7 @@ export class ReplicationSession {
         value: this.deps.encoder.encodeValue(event, route.topic),
       };
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorMessage(error);
       const reason = route ? encodeFailureReason(error) : 'unroutable';
       return this.deadLetterRecord(unencodableEvent(event, reason, detail), route?.topic ?? null);
     }
