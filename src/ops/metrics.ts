@@ -19,6 +19,11 @@ export interface RelayMetrics {
   readonly standbyHolderSince: Gauge;
   readonly skippedDelivered: Counter<'by'>;
   readonly publishLatency: Histogram;
+  /**
+   * Where `inFlightEvents` reads its value at each scrape: the current session's count of events
+   * read and not yet acknowledged, which changes with every event.
+   */
+  countInFlight(read: () => number): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): RelayMetrics {
@@ -26,6 +31,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
   if (options.defaultMetrics ?? true)
     collectDefaultMetrics({ register: registry, prefix: 'outbox_relay_' });
   const registers = [registry];
+  let readInFlight: (() => number) | null = null;
   return {
     registry,
     eventsPublished: new Counter({
@@ -61,6 +67,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: 'outbox_relay_in_flight_events',
       help: 'Events read from the WAL and not yet acknowledged by Kafka.',
       registers,
+      collect() {
+        if (readInFlight) this.set(readInFlight());
+      },
     }),
     slotLagBytes: new Gauge({
       name: 'outbox_relay_slot_lag_bytes',
@@ -101,5 +110,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
+    countInFlight(read) {
+      readInFlight = read;
+    },
   };
 }

@@ -48,6 +48,7 @@ import {
 import { isUnknownTopic } from '../admin/offsets.ts';
 import { SlotOwnership } from './slot-ownership.ts';
 import { PositionStore } from '../publish/position-store.ts';
+import { pipelineObserver } from './observer.ts';
 import { ReplicationSession, type SessionOptions } from './session.ts';
 
 export interface RelayDeps {
@@ -386,6 +387,7 @@ export class Relay {
     const session = new ReplicationSession(
       {
         ...this.deps,
+        observer: pipelineObserver(this.deps.metrics, this.deps.health),
         connection,
         fail: (error) => connection.abort(error),
         lease: lease.lease,

@@ -1,6 +1,10 @@
 /**
  * One replication session: the place that wires every stage, from one START_REPLICATION to its
- * end. Replication source -> decode -> encode/route -> publish -> acknowledge.
+ * end. Replication source -> decode -> encode/route -> publish -> acknowledge, read in that order
+ * below: a frame enters at onFrame (the connection's 'frame' event) and its rows leave through
+ * onInsert -> toRecord -> publish; Kafka's answer comes back through the publisher's hooks
+ * (onAcknowledged), which move the tracker and report its durable LSN. Metrics and health hear of
+ * it all through one PipelineObserver.
  *
  * The rule it keeps: the LSN reported to Postgres is only ever `tracker.durableLsn`, which
  * moves past a transaction only after Kafka acknowledged all of it and everything before it.
@@ -13,22 +17,22 @@ import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
 import { foreignRow, rowToEvent, type BadRow } from '../decode/outbox-row.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
-import { AGGREGATE_TYPE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER } from '../route/headers.ts';
 import { AckTracker } from '../ack/tracker.ts';
+import type { EventPosition } from '../domain/event.ts';
 import type { Lsn } from '../domain/lsn.ts';
 import { formatLsn } from '../domain/lsn.ts';
-import { RelayError } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
-import type { RelayMetrics } from '../ops/metrics.ts';
-import type { HealthState } from '../ops/health.ts';
 import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import { Publisher, type PendingRecord, type RefusalReason } from '../publish/publisher.ts';
 import type { QueuedRecord } from '../publish/publisher.ts';
+import type { Unsealable } from '../encode/sealed.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
 import type { SlotLease } from '../source/slot-lease.ts';
-import { deadLetter } from './dead-letter.ts';
+import { deadLetter, refusedRecord, unencodableEvent, type DeadLetter } from './dead-letter.ts';
+import type { PipelineObserver } from './observer.ts';
 
 export interface SessionOptions {
   schema: string;
@@ -57,8 +61,8 @@ export interface SessionDeps {
   encoder: EventEncoder;
   router: Router;
   logger: Logger;
-  metrics: RelayMetrics;
-  health: HealthState;
+  /** Told what the session does, for metrics and health. */
+  observer: PipelineObserver;
   /** Ends the session with an error; the relay decides whether to reconnect. */
   fail: (error: unknown) => void;
   /** Says whether the slot is still this relay's; asked before every Kafka request. */
@@ -67,12 +71,17 @@ export interface SessionDeps {
   slot?: string | undefined;
 }
 
+/** A record on its way to the publisher: its encoded key and value may await seal(). */
+type OutgoingRecord = Unsealable<KafkaRecord>;
+
 interface CurrentTransaction {
   /** The tracker's sequence number; null for a transaction Kafka already holds. */
   readonly seq: number | null;
   readonly commitLsn: Lsn;
   readonly commitTimeMicros: bigint;
   index: number;
+  /** Its events Kafka already holds (all of them when `seq` is null), counted at its COMMIT. */
+  skipped: number;
 }
 
 export class ReplicationSession {
@@ -107,6 +116,8 @@ export class ReplicationSession {
     this.outboxOid = options.outboxOid ?? null;
     this.log = deps.logger.child({ stage: 'pipeline' });
     this.tracker = new AckTracker(startLsn);
+    deps.observer.countInFlight(() => this.tracker.inFlightEvents);
+    // The two ways in: Kafka's answers (section 4 below) and the slot's frames (section 1).
     this.publisher = new Publisher(
       deps.sink,
       {
@@ -121,27 +132,7 @@ export class ReplicationSession {
     deps.connection.on('frame', (frame) => this.onFrame(frame));
   }
 
-  /**
-   * Before every Kafka request: schema ids filled in, and the slot still ours. A relay that lost
-   * the slot (it was frozen, and a standby took over) drops what it has not sent: the new owner
-   * sends it again, after what it has already published, so per-key order holds.
-   */
-  private async beforeSend(): Promise<void> {
-    await this.deps.encoder.ready?.();
-    if (!this.deps.lease || (await this.deps.lease.owned())) return;
-    const error = new RelayError(
-      'PG_SLOT_LOST',
-      `the slot "${this.deps.slot ?? ''}" is no longer streamed by this relay's connection (Postgres ended it, or another relay took the slot over); the events it had not sent are left to the slot's owner`,
-      {
-        retriable: true,
-        hint: 'The process was frozen or cut off from Postgres for longer than wal_sender_timeout (RELAY_WAL_SENDER_TIMEOUT_MS). It reconnects, and stands by if another relay streams now.',
-      },
-    );
-    this.log.warn({ err: error }, 'lost the slot: dropping the events not yet sent');
-    void this.publisher.abandon(); // synchronously marks it abandoned: this request is not sent
-    this.deps.fail(error);
-    throw error;
-  }
+  // Lifecycle: the relay opens the session, then finishes, abandons or salvages it.
 
   /**
    * Starts handling frames, those held since START_REPLICATION first. Exactly-once passes the
@@ -207,9 +198,7 @@ export class ReplicationSession {
     await this.publisher.abandon();
   }
 
-  private commitCannotCome(): boolean {
-    return this.deps.connection.closed || (this.paused && this.publishFailing);
-  }
+  // 1. Source and decode: a frame from the slot becomes a pgoutput message.
 
   private onFrame(frame: ReplicationFrame): void {
     this.deps.lease?.contact();
@@ -225,7 +214,7 @@ export class ReplicationSession {
   }
 
   private handleFrame(frame: ReplicationFrame): void {
-    this.deps.health.progress();
+    this.deps.observer.received();
     if (this.stopping && this.current === null) return; // past our stop point: replayed later
     if (frame.kind === 'keepalive') {
       this.observeServer(frame.walEnd);
@@ -235,33 +224,10 @@ export class ReplicationSession {
     if (this.current === null) this.observeServer(frame.walEnd);
   }
 
-  private observeServer(walEnd: Lsn): void {
-    if (this.current === null) this.tracker.observeIdle(walEnd);
-    this.deps.connection.reportDurable(this.tracker.durableLsn);
-    const lag = walEnd > this.tracker.durableLsn ? walEnd - this.tracker.durableLsn : 0n;
-    this.deps.metrics.slotLagBytes.set(Number(lag));
-    this.deps.metrics.durableLsn.set(Number(this.tracker.durableLsn));
-    this.updateLagSeconds();
-  }
-
-  private updateLagSeconds(): void {
-    const oldest = this.tracker.oldestOpenCommitTimeMicros;
-    const lagMicros = oldest === null ? 0n : BigInt(Date.now()) * 1000n - oldest;
-    this.deps.metrics.slotLagSeconds.set(Math.max(0, Number(lagMicros) / 1e6));
-  }
-
   private onMessage(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
-        this.current = {
-          seq:
-            message.finalLsn < this.options.skipBelow
-              ? null
-              : this.tracker.begin(message.commitTimeMicros),
-          commitLsn: message.finalLsn,
-          commitTimeMicros: message.commitTimeMicros,
-          index: 0,
-        };
+        this.onBegin(message.finalLsn, message.commitTimeMicros);
         return;
       case 'relation':
         this.onRelation(message.relation);
@@ -277,6 +243,28 @@ export class ReplicationSession {
     }
   }
 
+  /** A transaction committed below `skipBelow` is in Kafka already: it gets no tracker entry. */
+  private onBegin(finalLsn: Lsn, commitTimeMicros: bigint): void {
+    this.current = {
+      seq: finalLsn < this.options.skipBelow ? null : this.tracker.begin(commitTimeMicros),
+      commitLsn: finalLsn,
+      commitTimeMicros,
+      index: 0,
+      skipped: 0,
+    };
+  }
+
+  private requireTransaction(): CurrentTransaction {
+    if (!this.current)
+      throw new RelayError('PG_PROTOCOL', 'row or COMMIT outside a transaction', {
+        retriable: true,
+      });
+    return this.current;
+  }
+
+  // 2. Encode and route: a row becomes a record, or a dead letter.
+
+  /** One row of a transaction: skipped if Kafka holds it, else made a record and published. */
   private onInsert(relationOid: number, values: Parameters<typeof rowToEvent>[1]): void {
     const tx = this.requireTransaction();
     const relation = this.relations.get(relationOid);
@@ -285,40 +273,32 @@ export class ReplicationSession {
         retriable: true,
       });
     if (tx.seq === null) {
-      this.deps.metrics.skippedDelivered.inc({ by: 'durable-position' });
+      tx.skipped++;
       return;
     }
     const position = { commitLsn: tx.commitLsn, txSeq: tx.seq, index: tx.index++ };
     if (coveredBy(position, this.checkpoint)) {
       // exactly-once: Kafka's committed checkpoint says it already holds this one
-      this.deps.metrics.skippedDelivered.inc({ by: 'checkpoint' });
+      tx.skipped++;
       return;
     }
-    const record = this.isOutbox(relation)
-      ? this.outboxRecord(relation, values, position)
-      : this.deadLetterRecord(foreignRow(relation, values, position, this.outboxName()), null);
-    this.tracker.add(tx.seq);
-    this.publisher.enqueue({
-      ...record,
-      txSeq: tx.seq,
-      commitTimeMicros: tx.commitTimeMicros,
-      commitLsn: tx.commitLsn,
-      index: position.index,
-    });
-    this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
-    if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
+    this.publish(this.toRecord(relation, values, position), position, tx.commitTimeMicros);
   }
 
-  private outboxRecord(
+  /** Decodes the row into an event, routes and encodes it; what cannot be one is a dead letter. */
+  private toRecord(
     relation: Relation,
     values: Parameters<typeof rowToEvent>[1],
-    position: Parameters<typeof rowToEvent>[2],
-  ) {
+    position: EventPosition,
+  ): OutgoingRecord {
+    if (!this.isOutbox(relation))
+      return this.deadLetterRecord(foreignRow(relation, values, position, this.outboxName()), null);
     const result = rowToEvent(relation, values, position);
     return result.ok ? this.encode(result.event) : this.badRowRecord(result.bad);
   }
 
-  private encode(event: Parameters<EventEncoder['encodeValue']>[0]) {
+  /** Routes the event (topic, key, headers), then encodes its key and value for that topic. */
+  private encode(event: Parameters<EventEncoder['encodeValue']>[0]): OutgoingRecord {
     let route: ReturnType<Router['route']> | null = null;
     try {
       route = this.deps.router.route(event);
@@ -329,24 +309,13 @@ export class ReplicationSession {
         value: this.deps.encoder.encodeValue(event, route.topic),
       };
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = errorMessage(error);
       const reason = route ? encodeFailureReason(error) : 'unroutable';
-      const row = {
-        id: event.id,
-        aggregate_type: event.aggregateType,
-        aggregate_id: event.aggregateId,
-        event_type: event.eventType,
-        payload: event.payload,
-        headers: JSON.stringify(event.headers),
-      };
-      return this.deadLetterRecord(
-        { reason, detail, row, eventId: event.id, position: event.position },
-        route?.topic ?? null,
-      );
+      return this.deadLetterRecord(unencodableEvent(event, reason, detail), route?.topic ?? null);
     }
   }
 
-  private badRowRecord(bad: BadRow) {
+  private badRowRecord(bad: BadRow): DeadLetter {
     const intended = this.deps.router.intendedTopic({
       aggregateType: bad.row.aggregate_type ?? null,
       eventType: bad.row.event_type ?? null,
@@ -354,8 +323,8 @@ export class ReplicationSession {
     return this.deadLetterRecord(bad, intended);
   }
 
-  private deadLetterRecord(bad: BadRow, intendedTopic: string | null) {
-    this.deps.metrics.deadLetters.inc({ reason: bad.reason });
+  private deadLetterRecord(bad: BadRow, intendedTopic: string | null): DeadLetter {
+    this.deps.observer.deadLettered(bad.reason);
     this.log.warn(
       {
         reason: bad.reason,
@@ -368,60 +337,99 @@ export class ReplicationSession {
     return deadLetter(bad, this.options.deadLetterTopic, intendedTopic);
   }
 
+  // 3. Publish: records go to the publisher in order, COMMIT closes the transaction for the
+  //    tracker, and backpressure holds the source.
+
   /**
-   * A dead letter for a record Kafka refuses for good: too large for its topic, or a topic Kafka
-   * will not create or let us write (`unroutable`). It names the event and where it was going;
-   * the payload (only its encoded form is at hand, and it may be what was too large) stays in
-   * the outbox table, from where `outbox-relay replay --ids` sends it once the cause is fixed.
+   * The record counts toward its transaction before the publisher may acknowledge it. At
+   * `maxInFlightEvents` unacknowledged events the source pauses; onAcknowledged resumes it.
    */
-  private refusedDeadLetter(
-    record: QueuedRecord,
-    reason: RefusalReason,
-    detail: string,
-  ): PendingRecord {
-    const eventId = record.headers[EVENT_ID_HEADER] ?? null;
-    const what =
-      reason === 'too-large'
-        ? `the record is ${record.value.length} bytes, more than Kafka accepts`
-        : 'Kafka refuses the record or its topic';
-    const bad: BadRow = {
-      reason,
-      detail: `${what} (${detail}); its payload is left out here and stays in the outbox table`,
-      row: {
-        id: eventId,
-        aggregate_type: record.headers[AGGREGATE_TYPE_HEADER] ?? null,
-        aggregate_id: typeof record.key === 'string' ? record.key : null,
-        event_type: record.headers[EVENT_TYPE_HEADER] ?? null,
-        payload: null,
-      },
-      eventId,
-      position: { commitLsn: record.commitLsn, txSeq: record.txSeq, index: record.index },
-    };
-    const intended = record.topic === this.options.deadLetterTopic ? null : record.topic;
-    return { ...record, ...this.deadLetterRecord(bad, intended) };
+  private publish(record: OutgoingRecord, position: EventPosition, commitTimeMicros: bigint): void {
+    this.tracker.add(position.txSeq);
+    this.publisher.enqueue({
+      ...record,
+      txSeq: position.txSeq,
+      commitTimeMicros,
+      commitLsn: position.commitLsn,
+      index: position.index,
+    });
+    if (!this.paused && this.tracker.inFlightEvents >= this.options.maxInFlightEvents) this.pause();
   }
 
   private onCommit(endLsn: Lsn): void {
     const tx = this.requireTransaction();
     this.current = null;
     if (tx.seq !== null) this.tracker.commit(tx.seq, endLsn);
+    if (tx.skipped > 0)
+      this.deps.observer.skipped(tx.seq === null ? 'durable-position' : 'checkpoint', tx.skipped);
     if (this.stopping) {
       this.stopReading();
       this.stoppedReading?.();
     }
   }
 
+  private pause(): void {
+    this.paused = true;
+    this.deps.connection.pause();
+  }
+
+  private resume(): void {
+    if (!this.paused || this.readingStopped) return;
+    this.paused = false;
+    this.deps.connection.resume();
+  }
+
+  private stopReading(): void {
+    this.readingStopped = true;
+    this.deps.connection.pause();
+  }
+
+  private commitCannotCome(): boolean {
+    return this.deps.connection.closed || (this.paused && this.publishFailing);
+  }
+
+  // 4. Kafka's side, through the publisher's hooks: before each request, a refused record, and
+  //    the answer. What Kafka acknowledged goes to the tracker, and its durable LSN to Postgres.
+
+  /**
+   * Before every Kafka request: schema ids filled in, and the slot still ours. A relay that lost
+   * the slot (it was frozen, and a standby took over) drops what it has not sent: the new owner
+   * sends it again, after what it has already published, so per-key order holds.
+   */
+  private async beforeSend(): Promise<void> {
+    await this.deps.encoder.ready?.();
+    if (!this.deps.lease || (await this.deps.lease.owned())) return;
+    const error = new RelayError(
+      'PG_SLOT_LOST',
+      `the slot "${this.deps.slot ?? ''}" is no longer streamed by this relay's connection (Postgres ended it, or another relay took the slot over); the events it had not sent are left to the slot's owner`,
+      {
+        retriable: true,
+        hint: 'The process was frozen or cut off from Postgres for longer than wal_sender_timeout (RELAY_WAL_SENDER_TIMEOUT_MS). It reconnects, and stands by if another relay streams now.',
+      },
+    );
+    this.log.warn({ err: error }, 'lost the slot: dropping the events not yet sent');
+    void this.publisher.abandon(); // synchronously marks it abandoned: this request is not sent
+    this.deps.fail(error);
+    throw error;
+  }
+
+  /** Kafka refuses this record for good: a dead letter goes in its place (see refusedRecord). */
+  private refusedDeadLetter(
+    record: QueuedRecord,
+    reason: RefusalReason,
+    detail: string,
+  ): PendingRecord {
+    const intended = record.topic === this.options.deadLetterTopic ? null : record.topic;
+    return { ...record, ...this.deadLetterRecord(refusedRecord(record, reason, detail), intended) };
+  }
+
   private onAcknowledged(records: readonly PendingRecord[]): void {
     this.publishFailing = false;
     this.acknowledgeTransactions(records);
-    this.recordPublished(records);
-    this.deps.health.progress();
-    this.deps.health.producerConnected = true;
-    this.deps.metrics.inFlightEvents.set(this.tracker.inFlightEvents);
+    this.deps.observer.published(records, this.tracker.oldestOpenCommitTimeMicros);
     // Report at once rather than on the next timer tick: after a crash, Postgres replays
     // everything past the last report, so every unreported acknowledgement is a duplicate.
     this.deps.connection.reportDurable(this.tracker.durableLsn, true);
-    this.updateLagSeconds();
     if (this.paused && this.tracker.inFlightEvents <= this.options.maxInFlightEvents / 2)
       this.resume();
   }
@@ -441,30 +449,10 @@ export class ReplicationSession {
     if (count > 0) this.tracker.acknowledge(seq, count);
   }
 
-  /** Latency per event; the per-topic counters once per batch, off the per-event path. */
-  private recordPublished(records: readonly PendingRecord[]): void {
-    const nowMicros = BigInt(Date.now()) * 1000n;
-    const byTopic = new Map<string, { events: number; bytes: number }>();
-    for (const record of records) {
-      const totals = byTopic.get(record.topic) ?? { events: 0, bytes: 0 };
-      totals.events++;
-      totals.bytes += record.value.length;
-      byTopic.set(record.topic, totals);
-      this.deps.metrics.publishLatency.observe(Number(nowMicros - record.commitTimeMicros) / 1e6);
-    }
-    for (const [topic, totals] of byTopic) {
-      this.deps.metrics.eventsPublished.inc({ topic }, totals.events);
-      this.deps.metrics.bytesPublished.inc({ topic }, totals.bytes);
-    }
-  }
-
   private onPublishFailed(error: unknown, attempt: number, retryInMs: number | null): void {
     this.publishFailing = true;
     if (this.stopping && this.paused) this.stoppedReading?.(); // the COMMIT cannot come now
-    this.deps.metrics.publishErrors.inc();
-    this.deps.health.progress(); // still trying: alive, but not ready
-    this.deps.health.producerConnected = false;
-    this.deps.health.lastError = error instanceof Error ? error.message : String(error);
+    this.deps.observer.publishFailed(error);
     if (retryInMs === null) {
       // Exactly-once: a failed commit may still have landed, so resending blindly could
       // duplicate. End the session; the next one reads the committed checkpoint and resumes
@@ -475,29 +463,14 @@ export class ReplicationSession {
     this.log.warn({ err: error, attempt, retryInMs }, 'Kafka publish failed; retrying');
   }
 
-  private pause(): void {
-    this.paused = true;
-    this.deps.connection.pause();
+  private observeServer(walEnd: Lsn): void {
+    if (this.current === null) this.tracker.observeIdle(walEnd);
+    this.deps.connection.reportDurable(this.tracker.durableLsn);
+    const { durableLsn, oldestOpenCommitTimeMicros } = this.tracker;
+    this.deps.observer.positions(walEnd, durableLsn, oldestOpenCommitTimeMicros);
   }
 
-  private resume(): void {
-    if (!this.paused || this.readingStopped) return;
-    this.paused = false;
-    this.deps.connection.resume();
-  }
-
-  private stopReading(): void {
-    this.readingStopped = true;
-    this.deps.connection.pause();
-  }
-
-  private requireTransaction(): CurrentTransaction {
-    if (!this.current)
-      throw new RelayError('PG_PROTOCOL', 'row or COMMIT outside a transaction', {
-        retriable: true,
-      });
-    return this.current;
-  }
+  // The outbox among the relations Postgres describes.
 
   /**
    * Remembers a relation's description. The outbox is followed by OID: a Relation message for it
