@@ -3,8 +3,11 @@ import { Command } from 'commander';
 import { loadMigrations, migrate } from '../db/migrator.ts';
 import { MIGRATIONS_DIR } from '../db/paths.ts';
 import { createDbClient } from '../db/client.ts';
-import { slotFailover } from '../db/slots.ts';
-import { ensureSlot } from '../source/slot.ts';
+import { enableSlotFailover, serverTimeline, slotActivePid, slotFailover } from '../db/slots.ts';
+import type { Db } from '../db/client.ts';
+import type { RelayConfig } from '../config/schema.ts';
+import { errorMessage } from '../domain/errors.ts';
+import { ensureSlot, lostSlotError, slotHistoryReason } from '../source/slot.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 /** `--no-slot` sets `slot` to false. */
@@ -34,13 +37,20 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
   await db.connect();
   try {
     const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
-    const slot = options.slot === false ? null : await ensureSlot(db, config.slot, true);
-    const failover = slot ? await slotFailover(db, config.slot) : null;
+    const slot =
+      options.slot === false
+        ? null
+        : await ensureSlot(db, config.slot, true, () => refuseAfterPromotion(config));
+    const found = slot ? await slotFailover(db, config.slot) : null;
+    const turnedOn = found === false ? await turnOnFailover(db, config) : null;
+    const failover = turnedOn === null ? found : turnedOn.ok;
     const summary = {
       ...result,
       slot: config.slot,
       slotCreated: slot?.created ?? false,
       slotFailover: failover,
+      ...(turnedOn === null ? {} : { slotFailoverTurnedOn: turnedOn.ok }),
+      ...(turnedOn?.ok === false ? { slotFailoverError: turnedOn.error } : {}),
     };
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
@@ -48,11 +58,45 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
       if (result.applied.length === 0) process.stdout.write('migrations: up to date\n');
       if (slot)
         process.stdout.write(`slot ${config.slot}: ${slot.created ? 'created' : 'exists'}\n`);
+      if (turnedOn?.ok) process.stdout.write(`slot ${config.slot}: failover turned on\n`);
       if (slot) process.stdout.write(`${failoverText(config.slot, failover)}\n`);
+      if (turnedOn?.ok === false) process.stderr.write(`${turnedOn.error}\n`);
     }
     return EXIT.ok;
   } finally {
     await db.end();
+  }
+}
+
+/**
+ * A missing slot is not created on a promoted or restored server (timeline above 1): a relay may
+ * have streamed from it before, and a new slot would skip every event since (run says the same).
+ */
+async function refuseAfterPromotion(config: RelayConfig): Promise<void> {
+  const timeline = await serverTimeline(config.pgUrl, config.slot);
+  const reason = slotHistoryReason({ timeline, kafkaKey: null, topic: config.checkpointTopic });
+  if (reason !== null) throw lostSlotError(config.slot, reason);
+}
+
+/** Bound on ALTER_REPLICATION_SLOT, which waits for a relay that took the slot meanwhile. */
+const ALTER_TIMEOUT_MS = 10_000;
+
+/** 17+: an existing slot made without failover gets it, unless a relay holds the slot. */
+async function turnOnFailover(
+  db: Db,
+  config: RelayConfig,
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  const refused = (why: string) => ({
+    ok: false as const,
+    error: `slot ${config.slot}: could not turn failover on (${why}); stop the relay, run migrate again, then start the relay`,
+  });
+  const holder = await slotActivePid(db, config.slot);
+  if (holder !== null) return refused(`a relay holds the slot: process ${holder}`);
+  try {
+    await enableSlotFailover(config.pgUrl, config.slot, ALTER_TIMEOUT_MS);
+    return { ok: true };
+  } catch (error) {
+    return refused(errorMessage(error));
   }
 }
 
@@ -61,8 +105,5 @@ function failoverText(slot: string, failover: boolean | null): string {
     return 'failover slots need PostgreSQL 17: nothing changes; after a failover to a standby, see README "Postgres failover"';
   if (failover)
     return `slot ${slot}: failover = true (a standby with sync_replication_slots keeps it)`;
-  return (
-    `slot ${slot}: failover = false; with the relay stopped, turn it on over a replication connection: ` +
-    `ALTER_REPLICATION_SLOT ${slot} (FAILOVER true)`
-  );
+  return `slot ${slot}: failover = false: a standby will not keep it (see README "Failover")`;
 }

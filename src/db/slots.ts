@@ -7,7 +7,8 @@
  */
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import type { Db } from './client.ts';
-import { SQL } from './sql.ts';
+import { ReplicationClient } from './replication-client.ts';
+import { quoteIdent, SQL } from './sql.ts';
 
 export const SLOT_SQL = {
   /**
@@ -75,6 +76,47 @@ export async function readSlotInfo(db: Db, slot: string): Promise<SlotInfoRow | 
 export async function slotExists(db: Db, slot: string): Promise<boolean> {
   const { rows } = await db.query(SLOT_SQL.exists, [slot]);
   return rows.length > 0;
+}
+
+/**
+ * Turns failover on for an existing slot (17+). Only the replication protocol can
+ * (ALTER_REPLICATION_SLOT), and it waits for a walsender that holds the slot to let go: the
+ * caller checks that none does, and a relay that takes the slot in between costs `timeoutMs`.
+ */
+export async function enableSlotFailover(
+  pgUrl: string,
+  slot: string,
+  timeoutMs: number,
+): Promise<void> {
+  const client = new ReplicationClient(pgUrl, { slot });
+  await client.connect();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.query(`ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER true)`),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the slot stayed held for ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The server's timeline (IDENTIFY_SYSTEM): above 1 after a promotion or a restore. */
+export async function serverTimeline(pgUrl: string, slot: string): Promise<number> {
+  const client = new ReplicationClient(pgUrl, { slot });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ timeline: string | number }>('IDENTIFY_SYSTEM');
+    return Number(rows[0]?.timeline ?? 1);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** PostgreSQL 17 is the first that can keep a logical slot on a standby (failover slots). */
