@@ -18,7 +18,7 @@ import { coldCopy, promote, sql, urlOf } from '../support/promote.ts';
 import { relayEnv, runCli, spawnRelay } from '../support/relay.ts';
 import { stopRelay } from '../support/scenario.ts';
 
-test('on a promoted standby without the slot, the relay refuses to create it and names the recovery; offsets reset --recreate then lets it start', async (t) => {
+test('on a promoted standby without the slot, the relay and migrate refuse to create it and name the recovery; offsets reset --recreate then lets it start', async (t) => {
   const { kafkaBrokers } = await services();
   const names = uniqueNames('lostslot');
   const primary = await startLocalPostgres();
@@ -46,6 +46,20 @@ test('on a promoted standby without the slot, the relay refuses to create it and
       names.slot,
     ]);
     assert.equal(slots.length, 0, 'no slot was created');
+
+    const migrated = await runCli(['migrate'], env);
+    assert.equal(migrated.code, 1, 'migrate refuses too');
+    assert.match(
+      migrated.stderr,
+      /does not exist, and the relay streamed from this database before/,
+    );
+    assert.match(migrated.stderr, /outbox-relay offsets reset --recreate --yes/);
+    const stillNone = await sql(
+      copyUrl,
+      'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1',
+      [names.slot],
+    );
+    assert.equal(stillNone.length, 0, 'migrate created no slot');
 
     const reset = await runCli(['offsets', 'reset', '--recreate', '--yes'], env);
     assert.equal(reset.code, 0, reset.stderr);
