@@ -8,7 +8,13 @@ import { redactUrl } from '../config/redact.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import { createDbClient, type Db } from '../db/client.ts';
 import { quoteIdent, quoteLiteral, SQL } from '../db/sql.ts';
-import { readSlotInfo, slotUsage, walSenderUsage, type SlotInfoRow } from '../db/slots.ts';
+import {
+  readSlotInfo,
+  slotFailover,
+  slotUsage,
+  walSenderUsage,
+  type SlotInfoRow,
+} from '../db/slots.ts';
 import { commitOrderSupport } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
 import { parseLsn } from '../domain/lsn.ts';
@@ -19,7 +25,10 @@ import { topicPattern } from '../route/topic-template.ts';
 import type { TopicPartitions } from '../publish/kafka-inspect.ts';
 import type { Logger } from '../ops/logger.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
-import { explainCertificate } from '../db/connect.ts';
+import { explainCertificate, resolveHost, withDb } from '../db/connect.ts';
+import { hostUrl } from '../db/hosts.ts';
+import { hostOf, splitHosts } from '../domain/pg-hosts.ts';
+import { failoverReadiness, type PrimaryFacts, type StandbyFacts } from './failover-readiness.ts';
 import { invalidatedSlotError, slotInvalidation } from '../source/slot.ts';
 
 /** ok ✓, warn ! (works, but look), fail ✗ (the relay will not work), skip - (not checked). */
@@ -49,6 +58,9 @@ interface Check<C> {
 interface PgContext {
   readonly db: Db;
   readonly config: RelayConfig;
+  /** Why no host of a multi-host RELAY_PG_URL fit target_session_attrs, if none did. */
+  readonly unresolved: unknown;
+  readonly timeoutMs: number;
 }
 
 interface KafkaContext {
@@ -137,11 +149,20 @@ async function compatibility(config: RelayConfig, registry: RegistryClient): Pro
 }
 
 async function postgresFindings(config: RelayConfig, options: DoctorOptions): Promise<Finding[]> {
+  const unresolved = await resolveHost(config.pgUrl).then(
+    () => null,
+    (error: unknown) => error,
+  );
   const db = createDbClient(config.pgUrl, 'doctor', { timeoutMs: options.timeoutMs });
   // A connection lost mid-check also fails the query in flight: that check reports it.
   db.on('error', (error) => options.logger.debug({ err: error }, 'postgres connection error'));
   try {
-    return await runGroup(POSTGRES_CHECKS, { db, config });
+    return await runGroup(POSTGRES_CHECKS, {
+      db,
+      config,
+      unresolved,
+      timeoutMs: options.timeoutMs,
+    });
   } finally {
     await db.end().catch(() => undefined);
   }
@@ -189,8 +210,14 @@ async function outcomeOf<C>(check: Check<C>, context: C): Promise<Outcome> {
 
 // --- PostgreSQL -----------------------------------------------------------------------------
 
-async function postgresConnection({ db, config }: PgContext): Promise<Outcome> {
+async function postgresConnection({ db, config, unresolved }: PgContext): Promise<Outcome> {
   const target = redactUrl(config.pgUrl);
+  if (unresolved) {
+    return fail(
+      messageOf(unresolved),
+      'Check the hosts and target_session_attrs in RELAY_PG_URL; during a failover, run doctor again once a standby is promoted.',
+    );
+  }
   try {
     await db.connect();
   } catch (error) {
@@ -440,7 +467,84 @@ const POSTGRES_CHECKS: readonly Check<PgContext>[] = [
   { name: 'replay order', run: replayOrder },
   { name: 'slot', run: slot },
   { name: 'slot lag', run: slotLag },
+  { name: 'failover', run: failover },
 ];
+
+// --- Failover -------------------------------------------------------------------------------
+
+const FAILOVER_SQL = {
+  primary: `SELECT current_setting('server_version_num')::int / 10000 AS major,
+                   coalesce(current_setting('synchronized_standby_slots', true), '') AS standby_slots,
+                   coalesce((SELECT array_agg(slot_name::text ORDER BY slot_name)
+                               FROM pg_replication_slots WHERE slot_type = 'physical'), '{}') AS physical`,
+  standbySettings: `SELECT name, setting FROM pg_settings
+                     WHERE name IN ('sync_replication_slots', 'hot_standby_feedback',
+                                    'primary_slot_name', 'primary_conninfo')`,
+  standbySlot: `SELECT (to_jsonb(s) ->> 'synced')::boolean AS synced, temporary
+                  FROM pg_replication_slots s WHERE slot_name = $1`,
+  inRecovery: 'SELECT pg_is_in_recovery() AS standby',
+} as const;
+
+/**
+ * Whether the slot would survive a failover: the primary's side here, and each standby that a
+ * multi-host RELAY_PG_URL names (the hosts in recovery).
+ */
+async function failover({ db, config, timeoutMs }: PgContext): Promise<Outcome> {
+  const { rows } = await db.query<{ major: number; standby_slots: string; physical: string[] }>(
+    FAILOVER_SQL.primary,
+  );
+  const row = rows[0];
+  const major = Number(row?.major ?? 0);
+  const primary: PrimaryFacts = {
+    major,
+    slotFailover: major >= 17 ? await slotFailover(db, config.slot) : null,
+    synchronizedStandbySlots: row?.standby_slots ?? '',
+    physicalSlots: row?.physical ?? [],
+  };
+  const standbys = major >= 17 ? await standbyFacts(config, timeoutMs) : [];
+  return failoverReadiness(config.slot, primary, standbys);
+}
+
+async function standbyFacts(config: RelayConfig, timeoutMs: number): Promise<StandbyFacts[]> {
+  const current = hostUrl(config.pgUrl);
+  const others = splitHosts(config.pgUrl).urls.filter((url) => url !== current);
+  const facts: StandbyFacts[] = [];
+  for (const url of others) {
+    const found = await oneStandby(url, config.slot, timeoutMs).catch(() => null);
+    if (found) facts.push(found);
+  }
+  return facts;
+}
+
+/** The facts of a host in recovery, or null for a host that is not a standby. */
+async function oneStandby(url: string, slot: string, timeoutMs: number) {
+  return withDb(
+    url,
+    'doctor',
+    async (db): Promise<StandbyFacts | null> => {
+      const recovery = await db.query<{ standby: boolean }>(FAILOVER_SQL.inRecovery);
+      if (!recovery.rows[0]?.standby) return null;
+      const settings = await db.query<{ name: string; setting: string }>(
+        FAILOVER_SQL.standbySettings,
+      );
+      const value = (name: string) => settings.rows.find((r) => r.name === name)?.setting;
+      const copy = await db.query<{ synced: boolean | null; temporary: boolean }>(
+        FAILOVER_SQL.standbySlot,
+        [slot],
+      );
+      const synced = copy.rows[0];
+      return {
+        host: hostOf(url),
+        syncReplicationSlots: value('sync_replication_slots') === 'on',
+        hotStandbyFeedback: value('hot_standby_feedback') === 'on',
+        primarySlotName: value('primary_slot_name') ?? '',
+        primaryConninfo: value('primary_conninfo') ?? null,
+        slotSynced: synced ? synced.synced === true && !synced.temporary : null,
+      };
+    },
+    { timeoutMs },
+  );
+}
 
 // --- Kafka ----------------------------------------------------------------------------------
 

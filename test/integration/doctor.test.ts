@@ -68,9 +68,12 @@ test('doctor passes every check on an outbox prepared by migrate, and exits 0', 
   const result = await doctorJson(env);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   for (const finding of result.findings) {
+    // failover slots need PostgreSQL 17: not checked before it, with the recovery named
+    if (finding.name === 'failover') continue;
     const expected = finding.name === 'schema registry' ? 'skip' : 'ok';
     assert.equal(finding.status, expected, JSON.stringify(finding));
   }
+  assert.match(result.byName('failover').status, /^(ok|skip)$/);
   assert.match(result.byName('topic partitions').detail, /1 topic\(s\) match .* each with/);
   assert.equal(result.byName('schema registry').detail, 'no schema registry configured');
 

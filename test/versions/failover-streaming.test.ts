@@ -11,6 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import type { Finding } from '../../src/admin/doctor.ts';
 import { removeLocalPostgres, startLocalPostgres } from '../../scripts/services/postgres.ts';
 import type { LocalPostgresState } from '../../scripts/services/types.ts';
 import { planEvents, services, uniqueNames } from '../support/fixtures.ts';
@@ -71,6 +72,11 @@ for (const major of [17, 18]) {
         // The standby's copy stays temporary until the primary's slot moves past where the copy
         // began (the relay confirming what Kafka holds); only then does it survive a promotion.
         await waitForSyncedSlot(standby, names.slot);
+        const doctor = await runCli(['doctor', '--json'], env);
+        const ready = (JSON.parse(doctor.stdout) as Finding[]).find((f) => f.name === 'failover');
+        t.diagnostic(`doctor: ${JSON.stringify(ready)}`);
+        assert.equal(ready?.status, 'ok', JSON.stringify(ready));
+        assert.match(ready.detail, new RegExp(`standbys checked: 127\\.0\\.0\\.1:${standby.port}`));
         await sleep(1_000);
         const synced = await sql<{ lsn: string }>(
           standbyUrl,
