@@ -151,7 +151,7 @@ export const SETTINGS = {
     flag: 'pg-url',
     schema: postgresUrl,
     secret: 'url',
-    doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`, DELETE for `prune`). `RELAY_PG_URL_FILE` may name a file that holds it instead (Docker and Kubernetes secrets). A password holding `@`, `:`, `/`, `?` or `#` must be percent-encoded (`@` as `%40`); a URL that does not parse stops the relay with exit code 2.',
+    doc: 'PostgreSQL connection URL of the database that holds the outbox. The role needs the REPLICATION attribute and SELECT on the outbox table (owner rights for `migrate`, DELETE for `prune`). `RELAY_PG_URL_FILE` may name a file that holds it instead (Docker and Kubernetes secrets). A password holding `@`, `:`, `/`, `?` or `#` must be percent-encoded (`@` as `%40`); a URL that does not parse stops the relay with exit code 2. It may name several hosts as libpq takes them (`postgres://u@a:5432,b:5432/db` or `?host=a,b`) with `target_session_attrs` (`any`, `read-write`, `primary`): each session starts on the first host that fits, so the relay follows a promoted standby (README, "Postgres failover").',
   }),
   kafkaBrokers: setting({
     env: 'RELAY_KAFKA_BROKERS',
