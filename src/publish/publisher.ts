@@ -230,7 +230,6 @@ export class Publisher {
     let current: QueuedRecord[] = batch;
     const sent = await this.retrying(
       async () => {
-        await this.hooks.beforeSend?.();
         const sealed = await this.hooks.seal(current);
         let sendable = this.screen(sealed, await this.sink.ensureTopics(topicsOf(sealed)));
         current = sendable;
@@ -239,6 +238,9 @@ export class Publisher {
         current = sendable = this.screen(sendable, states);
         const last = sendable[sendable.length - 1];
         const checkpoint = last && this.options.checkpoint?.(last);
+        // Last, right before the request: a relay frozen after this check and thawed after a
+        // takeover sends older events after the new owner's newer ones, so the window stays short.
+        await this.hooks.beforeSend?.();
         await this.sink.send(checkpoint ? [...sendable, checkpoint] : sendable);
         return sendable;
       },
