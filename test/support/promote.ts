@@ -35,12 +35,13 @@ export async function coldCopy(primary: LocalPostgresState): Promise<string> {
 }
 
 /**
- * Starts a cold copy as a standby on its own port (it has no primary to follow: it replays
- * only the WAL it holds), then promotes it: a new timeline begins where its WAL ended.
+ * Makes a cold copy a standby on its own port (`extra` lines added to its postgresql.conf) and
+ * starts it.
  */
-export async function promote(
+export async function startCopyAsStandby(
   primary: LocalPostgresState,
   dir: string,
+  extra: readonly string[] = [],
 ): Promise<LocalPostgresState> {
   const dataDir = join(dir, 'data');
   const port = await freePort();
@@ -48,11 +49,12 @@ export async function promote(
     join(dataDir, 'postgresql.conf'),
     [
       '',
-      '# the promoted copy',
+      '# the copy',
       `port = ${port}`,
       `unix_socket_directories = '${dir}'`,
       `ssl_cert_file = '${dir}/tls/server.crt'`,
       `ssl_key_file = '${dir}/tls/server.key'`,
+      ...extra,
       '',
     ].join('\n'),
   );
@@ -73,6 +75,18 @@ export async function promote(
     pgCtl: [...primary.pgCtl.slice(0, at), '-D', dataDir],
   };
   await localPostgresControl(copy).start();
+  return copy;
+}
+
+/**
+ * Starts a cold copy as a standby with no primary to follow (it replays only the WAL it holds),
+ * then promotes it: a new timeline begins where its WAL ended.
+ */
+export async function promote(
+  primary: LocalPostgresState,
+  dir: string,
+): Promise<LocalPostgresState> {
+  const copy = await startCopyAsStandby(primary, dir);
   await run([...copy.pgCtl, 'promote', '-w', '-t', '60']);
   return copy;
 }

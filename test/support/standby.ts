@@ -5,13 +5,12 @@
  * (sync_replication_slots). The machine has no pg_basebackup: the standby starts from a cold copy
  * of the briefly stopped primary, then streams from it.
  */
-import { appendFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localPostgresControl } from '../../scripts/services/postgres.ts';
-import { freePort } from '../../scripts/services/net.ts';
 import { run } from '../../scripts/services/proc.ts';
 import type { LocalPostgresState } from '../../scripts/services/types.ts';
-import { coldCopy, sql, urlOf } from './promote.ts';
+import { coldCopy, sql, startCopyAsStandby, urlOf } from './promote.ts';
 
 /** The primary's physical slot the standby streams from. */
 export const STANDBY_SLOT = 'standby1';
@@ -33,53 +32,15 @@ export async function startStreamingStandby(
   await sql(url, `ALTER SYSTEM SET synchronized_standby_slots = '${STANDBY_SLOT}'`);
   await sql(url, `ALTER SYSTEM SET synchronous_standby_names = '${STANDBY_SLOT}'`);
   await sql(url, 'SELECT pg_reload_conf()');
-  const standby = await configureStandby(primary, dir);
-  await localPostgresControl(standby).start();
-  return standby;
-}
-
-async function configureStandby(
-  primary: LocalPostgresState,
-  dir: string,
-): Promise<LocalPostgresState> {
-  const dataDir = join(dir, 'data');
-  const port = await freePort();
   // the copy's own copy of the physical slot would hold WAL back on the standby for nobody
-  await rm(join(dataDir, 'pg_replslot', STANDBY_SLOT), { recursive: true, force: true });
-  await rm(join(dataDir, 'postmaster.pid'), { force: true });
+  await rm(join(dir, 'data', 'pg_replslot', STANDBY_SLOT), { recursive: true, force: true });
   const conninfo = `host=127.0.0.1 port=${primary.port} user=postgres dbname=postgres application_name=${STANDBY_SLOT}`;
-  await appendFile(
-    join(dataDir, 'postgresql.conf'),
-    [
-      '',
-      '# the streaming standby',
-      `port = ${port}`,
-      `unix_socket_directories = '${dir}'`,
-      `ssl_cert_file = '${dir}/tls/server.crt'`,
-      `ssl_key_file = '${dir}/tls/server.key'`,
-      `primary_conninfo = '${conninfo}'`,
-      `primary_slot_name = '${STANDBY_SLOT}'`,
-      'hot_standby_feedback = on',
-      'sync_replication_slots = on',
-      '',
-    ].join('\n'),
-  );
-  await writeFile(join(dataDir, 'standby.signal'), '');
-  await run([
-    'chown',
-    '--reference',
-    join(primary.dataDir, 'postgresql.conf'),
-    join(dataDir, 'standby.signal'),
+  return startCopyAsStandby(primary, dir, [
+    `primary_conninfo = '${conninfo}'`,
+    `primary_slot_name = '${STANDBY_SLOT}'`,
+    'hot_standby_feedback = on',
+    'sync_replication_slots = on',
   ]);
-  const at = primary.pgCtl.indexOf('-D');
-  return {
-    ...primary,
-    port,
-    dir,
-    dataDir,
-    logFile: join(dir, 'postgres.log'),
-    pgCtl: [...primary.pgCtl.slice(0, at), '-D', dataDir],
-  };
 }
 
 /** Waits until the standby holds a synchronized copy of the primary's logical slot `slot`. */
