@@ -4,6 +4,7 @@
  * check (a changed count breaks keyed order across the change) and retention (`prune`).
  */
 import { createDbPool } from '../db/client.ts';
+import { currentHost } from '../db/connect.ts';
 import type { RelayConfig } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { RelayMetrics } from '../ops/metrics.ts';
@@ -32,18 +33,27 @@ export function startHousekeeping(deps: HousekeepingDeps): () => Promise<void> {
 }
 
 function startHeartbeat(deps: HousekeepingDeps, log: Logger): () => Promise<void> {
-  const pool = createDbPool(deps.config.pgUrl, 'heartbeat', { max: 1 });
-  pool.on('error', (error) => log.warn({ err: error }, 'heartbeat connection failed'));
+  const open = () => {
+    const pool = createDbPool(deps.config.pgUrl, 'heartbeat', { max: 1 });
+    pool.on('error', (error) => log.warn({ err: error }, 'heartbeat connection failed'));
+    return { pool, host: currentHost(deps.config.pgUrl) };
+  };
+  let current = open();
   const stop = every(deps.config.heartbeatIntervalMs, async () => {
+    // A multi-host RELAY_PG_URL: after a failover the session streams from another server.
+    if (currentHost(deps.config.pgUrl) !== current.host) {
+      void current.pool.end().catch(() => undefined);
+      current = open();
+    }
     try {
-      await pool.query(deps.config.heartbeatSql);
+      await current.pool.query(deps.config.heartbeatSql);
     } catch (error) {
       log.warn({ err: error }, 'heartbeat statement failed (RELAY_HEARTBEAT_SQL)');
     }
   });
   return async () => {
     await stop();
-    await pool.end();
+    await current.pool.end();
   };
 }
 
