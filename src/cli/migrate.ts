@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { loadMigrations, migrate } from '../db/migrator.ts';
 import { MIGRATIONS_DIR } from '../db/paths.ts';
-import { createDbClient } from '../db/client.ts';
+import { openDb } from '../db/connect.ts';
 import { enableSlotFailover, serverTimeline, slotActivePid, slotFailover } from '../db/slots.ts';
 import type { Db } from '../db/client.ts';
 import type { RelayConfig } from '../config/schema.ts';
@@ -33,8 +33,7 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
     table: config.outboxTable,
     publication: config.publication,
   };
-  const db = createDbClient(config.pgUrl, 'migrate');
-  await db.connect();
+  const db = await openDb(config.pgUrl, 'migrate');
   try {
     const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
     const slot =

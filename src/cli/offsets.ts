@@ -27,6 +27,7 @@ import type { ServerIdentity } from '../domain/server-identity.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
 import { createDbClient, type Db, type DbClient } from '../db/client.ts';
+import { resolveHost } from '../db/connect.ts';
 import { slotExists } from '../db/slots.ts';
 
 /** Most pgoutput rows a dry run decodes to count skipped events; beyond it, "at least". */
@@ -137,6 +138,7 @@ function resetCommand(): Command {
 }
 
 async function withDb<T>(pgUrl: string, work: (db: DbClient) => Promise<T>): Promise<T> {
+  await resolveHost(pgUrl); // several hosts: the one that fits target_session_attrs
   const db = createDbClient(pgUrl, 'offsets');
   try {
     await db.connect();

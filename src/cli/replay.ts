@@ -7,6 +7,7 @@ import {
   type SelectorName,
 } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
+import { resolveHost } from '../db/connect.ts';
 import { encoderFrom, routerFrom } from '../pipeline/create.ts';
 import { createLogger } from '../ops/logger.ts';
 import {
@@ -115,6 +116,7 @@ export function replayCommand(): Command {
 async function runReplay(options: ReplayOptions): Promise<number> {
   const request = replayRequest(options);
   const { config, sources } = configFromFlags(options, request.dryRun ? ['kafkaBrokers'] : []);
+  await resolveHost(config.pgUrl); // several hosts: the one that fits target_session_attrs
   const router = routerFrom(config);
   const encoder = encoderFrom(config);
   // Info logs (such as "created topics") would drown a terminal's output unless asked for.
