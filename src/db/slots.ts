@@ -88,11 +88,9 @@ export async function enableSlotFailover(
   slot: string,
   timeoutMs: number,
 ): Promise<void> {
-  const client = new ReplicationClient(pgUrl, { slot });
-  await client.connect();
   let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
+  await withReplicationClient(pgUrl, slot, (client) =>
+    Promise.race([
       client.query(`ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER true)`),
       new Promise((_, reject) => {
         timer = setTimeout(
@@ -100,20 +98,28 @@ export async function enableSlotFailover(
           timeoutMs,
         );
       }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    await client.end().catch(() => undefined);
-  }
+    ]).finally(() => clearTimeout(timer)),
+  );
 }
 
 /** The server's timeline (IDENTIFY_SYSTEM): above 1 after a promotion or a restore. */
 export async function serverTimeline(pgUrl: string, slot: string): Promise<number> {
+  const { rows } = await withReplicationClient(pgUrl, slot, (client) =>
+    client.query<{ timeline: string | number }>('IDENTIFY_SYSTEM'),
+  );
+  return Number(rows[0]?.timeline ?? 1);
+}
+
+/** One replication command's connection: opened for `work`, ended after it, whatever happened. */
+async function withReplicationClient<T>(
+  pgUrl: string,
+  slot: string,
+  work: (client: ReplicationClient) => Promise<T>,
+): Promise<T> {
   const client = new ReplicationClient(pgUrl, { slot });
   await client.connect();
   try {
-    const { rows } = await client.query<{ timeline: string | number }>('IDENTIFY_SYSTEM');
-    return Number(rows[0]?.timeline ?? 1);
+    return await work(client);
   } finally {
     await client.end().catch(() => undefined);
   }
