@@ -403,6 +403,7 @@ export class Relay {
         batchMaxBytes: config.batchMaxBytes,
         skipBelow: startLsn,
         checkpointRecord: this.checkpointRecord(identity),
+        tracing: { clientId: config.kafkaClientId, broker: config.kafkaBrokers[0] ?? '' },
       },
       startLsn,
     );

@@ -27,6 +27,7 @@ import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
 import type { KafkaRecord, KafkaSink } from '../publish/kafka.ts';
 import { Publisher, type PendingRecord, type RefusalReason } from '../publish/publisher.ts';
 import type { QueuedRecord } from '../publish/publisher.ts';
+import type { SendTracing } from '../publish/tracing.ts';
 import type { Unsealable } from '../encode/sealed.ts';
 import type { ReplicationConnection } from '../source/replication-connection.ts';
 import type { ReplicationFrame } from '../source/protocol.ts';
@@ -53,6 +54,8 @@ export interface SessionOptions {
   skipBelow: Lsn;
   /** Exactly-once: builds the checkpoint record sent with each batch. */
   checkpointRecord?: ((position: Checkpoint) => KafkaRecord) | undefined;
+  /** OpenTelemetry `send` spans: the client id and first broker they name. */
+  tracing?: SendTracing | undefined;
 }
 
 export interface SessionDeps {

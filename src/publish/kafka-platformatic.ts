@@ -20,7 +20,7 @@ import {
   type SASLOptions,
 } from '@platformatic/kafka';
 import { findInChain } from '../domain/errors.ts';
-import type { EventProducer, KafkaRecord } from './kafka.ts';
+import type { EventProducer, KafkaRecord, Placement } from './kafka.ts';
 import type { KafkaSecurity, SaslMechanism } from './kafka-security.ts';
 
 export interface PlatformaticProducerOptions {
@@ -117,9 +117,9 @@ class PlatformaticProducer implements EventProducer {
     }
   }
 
-  async send(records: readonly KafkaRecord[]): Promise<void> {
+  async send(records: readonly KafkaRecord[]): Promise<readonly Placement[]> {
     try {
-      await this.producer.send({
+      const result = await this.producer.send({
         messages: records.map((r) => ({
           topic: r.topic,
           key: r.key,
@@ -127,6 +127,7 @@ class PlatformaticProducer implements EventProducer {
           headers: r.headers,
         })),
       });
+      return (result.offsets ?? []).map(({ topic, partition }) => ({ topic, partition }));
     } catch (error) {
       throw kafkaNamed(error);
     }

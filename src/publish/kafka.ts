@@ -15,6 +15,7 @@ import {
   type ConfigResourceTypes,
   type LogEntry,
   type Producer,
+  type RecordMetadata,
 } from 'kafkajs';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { Sendable } from '../encode/sealed.ts';
@@ -30,6 +31,12 @@ export interface KafkaRecord {
   readonly key: string | Sendable | null;
   readonly value: Sendable;
   readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Where Kafka put records of a request: one entry per topic and partition it wrote. */
+export interface Placement {
+  readonly topic: string;
+  readonly partition: number;
 }
 
 export interface KafkaSinkOptions {
@@ -60,7 +67,7 @@ export type KafkaClientName = 'kafkajs' | 'platformatic';
  */
 export interface EventProducer {
   connect(): Promise<void>;
-  send(records: readonly KafkaRecord[]): Promise<void>;
+  send(records: readonly KafkaRecord[]): Promise<readonly Placement[]>;
   disconnect(): Promise<void>;
 }
 
@@ -85,9 +92,10 @@ export interface KafkaSink {
   /**
    * Resolves once the brokers acknowledged every record (acks=all). Rejects with a RelayError:
    * KAFKA_TOO_LARGE, KAFKA_RECORD_REFUSED or KAFKA_TOPIC_REFUSED when retrying cannot help a
-   * record or its topic; non-retriable when the cluster refuses the relay itself.
+   * record or its topic; non-retriable when the cluster refuses the relay itself. Resolves with
+   * the partitions the records went to.
    */
-  send(records: readonly KafkaRecord[]): Promise<void>;
+  send(records: readonly KafkaRecord[]): Promise<readonly Placement[]>;
   /** Topics whose partition count differs from when they were first used. */
   changedPartitionCounts(): Promise<PartitionChange[]>;
   /**
@@ -461,12 +469,14 @@ class KafkajsSink implements KafkaSink {
     return new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
   }
 
-  async send(records: readonly KafkaRecord[]): Promise<void> {
+  async send(records: readonly KafkaRecord[]): Promise<readonly Placement[]> {
     try {
       if (this.needsReset) await this.reset();
-      if (this.options.transactional) await this.sendInTransaction(records);
-      else if (this.events) await this.events.send(records);
-      else await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
+      if (this.options.transactional) return placements(await this.sendInTransaction(records));
+      if (this.events) return await this.events.send(records);
+      return placements(
+        await this.producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) }),
+      );
     } catch (error) {
       this.needsReset = true;
       throw this.sendFailure(error, new Set(records.map((r) => r.topic)));
@@ -508,13 +518,17 @@ class KafkajsSink implements KafkaSink {
     }
   }
 
-  private async sendInTransaction(records: readonly KafkaRecord[]): Promise<void> {
+  private async sendInTransaction(records: readonly KafkaRecord[]): Promise<RecordMetadata[]> {
     if (!this.transactionalId)
       throw new RelayError('KAFKA_PUBLISH', 'exactly-once: a send before the producer was fenced');
     const transaction = await this.producer.transaction();
     try {
-      await transaction.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
+      const written = await transaction.sendBatch({
+        acks: -1,
+        topicMessages: groupByTopic(records),
+      });
       await transaction.commit();
+      return written;
     } catch (error) {
       await transaction.abort().catch(() => undefined);
       throw error;
@@ -546,6 +560,10 @@ class KafkajsSink implements KafkaSink {
     }
     return this.admin;
   }
+}
+
+function placements(written: readonly RecordMetadata[]): Placement[] {
+  return written.map((m) => ({ topic: m.topicName, partition: m.partition }));
 }
 
 function groupByTopic(records: readonly KafkaRecord[]) {

@@ -21,6 +21,7 @@ import type { Lsn } from '../domain/lsn.ts';
 import type { Sealed, Unsealable } from '../encode/sealed.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from './kafka.ts';
 import { fitsAlone, RECORD_BATCH_OVERHEAD, recordBytes } from './record-size.ts';
+import { tracedSend, type SendTracing } from './tracing.ts';
 
 export interface PendingRecord extends KafkaRecord {
   /** The transaction this record belongs to, for the acknowledgement tracker. */
@@ -70,6 +71,8 @@ export interface PublisherOptions {
   checkpoint?: ((last: PendingRecord) => KafkaRecord) | undefined;
   /** Give up on the first failure instead of retrying (the owner then starts over). */
   failFast?: boolean;
+  /** OpenTelemetry `send` spans (tracing.ts): what they say about the client. */
+  tracing?: SendTracing | undefined;
 }
 
 export class Publisher {
@@ -241,7 +244,10 @@ export class Publisher {
         // Last, right before the request: a relay frozen after this check and thawed after a
         // takeover sends older events after the new owner's newer ones, so the window stays short.
         await this.hooks.beforeSend?.();
-        await this.sink.send(checkpoint ? [...sendable, checkpoint] : sendable);
+        const request = checkpoint ? [...sendable, checkpoint] : sendable;
+        const { tracing } = this.options;
+        if (tracing) await tracedSend(tracing, sendable, () => this.sink.send(request));
+        else await this.sink.send(request);
         return sendable;
       },
       // Deterministic, and refused before anything was written (a Kafka transaction is

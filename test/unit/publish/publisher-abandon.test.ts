@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
-import type { KafkaRecord, KafkaSink, TopicState } from '../../../src/publish/kafka.ts';
+import type { KafkaRecord, KafkaSink, Placement, TopicState } from '../../../src/publish/kafka.ts';
 import { Publisher, type PendingRecord } from '../../../src/publish/publisher.ts';
 import { createEnvelopeEncoder } from '../../../src/encode/encoder.ts';
 
@@ -21,9 +21,9 @@ function heldSink(settle: ((outcome: Error | null) => void)[], sent: KafkaRecord
     readLatest: () => Promise.resolve(null),
     sendAside: () => Promise.resolve(),
     send: (records) =>
-      new Promise<void>((resolve, reject) => {
+      new Promise<readonly Placement[]>((resolve, reject) => {
         sent.push([...records]);
-        settle.push((outcome) => (outcome ? reject(outcome) : resolve()));
+        settle.push((outcome) => (outcome ? reject(outcome) : resolve([])));
       }),
   };
 }

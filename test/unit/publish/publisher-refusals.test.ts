@@ -34,7 +34,7 @@ function fakeSink(kafka: FakeKafka): KafkaSink {
       const error = kafka.refuse?.(records);
       if (error) return Promise.reject(error);
       kafka.requests.push([...records]);
-      return Promise.resolve();
+      return Promise.resolve([]);
     },
   };
 }

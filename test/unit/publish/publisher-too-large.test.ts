@@ -26,7 +26,7 @@ function limitedSink(limit: number, sent: KafkaRecord[][]): KafkaSink {
         return Promise.reject(new RelayError('KAFKA_TOO_LARGE', 'MESSAGE_TOO_LARGE'));
       }
       sent.push([...records]);
-      return Promise.resolve();
+      return Promise.resolve([]);
     },
   };
 }
