@@ -243,6 +243,12 @@ export const SETTINGS = {
     default: 'outbox_relay',
     doc: 'Logical replication slot (pgoutput). Created by `migrate` and by `run` when missing.',
   }),
+  messagePrefix: setting({
+    env: 'RELAY_MESSAGE_PREFIX',
+    schema: z.string().max(200, 'must be at most 200 characters'),
+    default: '',
+    doc: "Relay logical messages as events too: those written with `pg_logical_emit_message(true, '<prefix>', '<json>')` inside a transaction, whose JSON content names the outbox columns (README, \"Events without a table\"). Empty: messages are not read. Messages with other prefixes are left alone; one with this prefix written with `transactional = false` is dead-lettered (reason `non-transactional-message`).",
+  }),
   topicTemplate: setting({
     env: 'RELAY_TOPIC_TEMPLATE',
     flag: 'topic-template',

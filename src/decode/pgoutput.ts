@@ -31,7 +31,22 @@ export type PgoutputMessage =
   | { tag: 'commit'; commitLsn: Lsn; endLsn: Lsn; commitTimeMicros: bigint }
   | { tag: 'relation'; relation: Relation }
   | { tag: 'insert'; relationOid: number; values: TupleValue[] }
+  | LogicalMessage
   | { tag: 'other'; type: string };
+
+/**
+ * A message written with pg_logical_emit_message(transactional, prefix, content); sent only
+ * when START_REPLICATION asks for messages. A transactional one arrives inside its transaction's
+ * BEGIN..COMMIT; another is sent as soon as it is decoded, outside any transaction.
+ */
+export interface LogicalMessage {
+  readonly tag: 'message';
+  readonly transactional: boolean;
+  readonly lsn: Lsn;
+  readonly prefix: string;
+  /** The content as UTF-8 text (invalid bytes become U+FFFD). */
+  readonly content: string;
+}
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
@@ -108,9 +123,11 @@ export function decodePgoutput(body: Buffer): PgoutputMessage {
       return { tag: 'relation', relation: decodeRelation(reader) };
     case 'I':
       return decodeInsert(reader);
+    case 'M':
+      return decodeMessage(reader);
     default:
-      // Update, Delete, Truncate, Type, Origin, Message: the publication is insert-only and
-      // nothing else carries outbox events.
+      // Update, Delete, Truncate, Type, Origin: the relay relays inserts of the outbox (the
+      // publication may publish more, as Debezium's does) and logical messages.
       return { tag: 'other', type: tag };
   }
 }
@@ -150,6 +167,15 @@ function decodeInsert(reader: Reader): PgoutputMessage {
   const marker = String.fromCharCode(reader.u8());
   if (marker !== 'N') throw new Error(`pgoutput insert without new tuple (got '${marker}')`);
   return { tag: 'insert', relationOid, values: decodeTuple(reader) };
+}
+
+function decodeMessage(reader: Reader): LogicalMessage {
+  // No xid: it is sent only for streamed in-progress transactions, which we never ask for.
+  const transactional = (reader.u8() & 1) === 1;
+  const lsn = reader.lsn();
+  const prefix = reader.cstring();
+  const content = reader.text(reader.i32());
+  return { tag: 'message', transactional, lsn, prefix, content };
 }
 
 function decodeTuple(reader: Reader): TupleValue[] {

@@ -14,4 +14,8 @@ export type BadRowReason =
   | 'unknown-event-type'
   | 'malformed-payload'
   | 'too-large'
-  | 'foreign-table';
+  | 'foreign-table'
+  /** A logical message (RELAY_MESSAGE_PREFIX) whose content is not a JSON object. */
+  | 'malformed-message'
+  /** A logical message with the relay's prefix written outside a transaction. */
+  | 'non-transactional-message';

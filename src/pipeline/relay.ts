@@ -319,6 +319,7 @@ export class Relay {
       publication: config.publication,
       statusIntervalMs: config.statusIntervalMs,
       walSenderTimeoutMs: config.walSenderTimeoutMs,
+      messages: config.messagePrefix !== '',
     });
   }
 
@@ -404,6 +405,7 @@ export class Relay {
         skipBelow: startLsn,
         checkpointRecord: this.checkpointRecord(identity),
         tracing: { clientId: config.kafkaClientId, broker: config.kafkaBrokers[0] ?? '' },
+        messagePrefix: config.messagePrefix === '' ? undefined : config.messagePrefix,
       },
       startLsn,
     );

@@ -12,15 +12,16 @@
  * Backpressure: when `maxInFlightEvents` events are read but not yet acknowledged, the socket is
  * paused; it resumes at half. The walsender then blocks, and WAL stays in Postgres, not in us.
  */
-import type { Relation } from '../decode/pgoutput.ts';
+import type { LogicalMessage, Relation } from '../decode/pgoutput.ts';
 import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
+import { messageToEvent, nonTransactionalMessage } from '../decode/outbox-message.ts';
 import { foreignRow, rowToEvent, type BadRow } from '../decode/outbox-row.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
 import { AckTracker } from '../ack/tracker.ts';
 import type { EventPosition } from '../domain/event.ts';
 import type { Lsn } from '../domain/lsn.ts';
-import { formatLsn } from '../domain/lsn.ts';
+import { formatLsn, lsnFromBigInt } from '../domain/lsn.ts';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { coveredBy, type Checkpoint } from '../publish/checkpoint.ts';
@@ -56,6 +57,8 @@ export interface SessionOptions {
   checkpointRecord?: ((position: Checkpoint) => KafkaRecord) | undefined;
   /** OpenTelemetry `send` spans: the client id and first broker they name. */
   tracing?: SendTracing | undefined;
+  /** RELAY_MESSAGE_PREFIX: logical messages with this prefix are events; undefined: none are. */
+  messagePrefix?: string | undefined;
 }
 
 export interface SessionDeps {
@@ -241,6 +244,9 @@ export class ReplicationSession {
       case 'commit':
         this.onCommit(message.endLsn);
         return;
+      case 'message':
+        this.onLogicalMessage(message);
+        return;
       default:
         return;
     }
@@ -275,17 +281,57 @@ export class ReplicationSession {
       throw new RelayError('DECODE', `insert for unknown relation ${relationOid}`, {
         retriable: true,
       });
+    const position = this.nextPosition(tx);
+    if (position === null) return;
+    this.publish(this.toRecord(relation, values, position), position, tx.commitTimeMicros);
+  }
+
+  /**
+   * A logical message with RELAY_MESSAGE_PREFIX is an event of its transaction, as a row is. One
+   * written outside a transaction is a transaction of its own, dead-lettered: it was kept even
+   * if the transaction that wrote it rolled back. Other prefixes belong to someone else.
+   */
+  private onLogicalMessage(message: LogicalMessage): void {
+    if (this.options.messagePrefix === undefined || message.prefix !== this.options.messagePrefix)
+      return;
+    if (message.transactional) {
+      const tx = this.requireTransaction();
+      const position = this.nextPosition(tx);
+      if (position === null) return;
+      const result = messageToEvent(message, position, tx.commitTimeMicros);
+      const record = result.ok ? this.encode(result.event) : this.badRowRecord(result.bad);
+      this.publish(record, position, tx.commitTimeMicros);
+      return;
+    }
+    if (this.current !== null)
+      throw new RelayError('PG_PROTOCOL', 'a non-transactional message inside a transaction', {
+        retriable: true,
+      });
+    this.onBegin(message.lsn, BigInt(Date.now()) * 1000n);
+    const tx = this.requireTransaction();
+    const position = this.nextPosition(tx);
+    if (position !== null) {
+      const letter = this.deadLetterRecord(nonTransactionalMessage(message, position), null);
+      this.publish(letter, position, tx.commitTimeMicros);
+    }
+    // Confirming the message's own LSN would have Postgres send it again after a restart: it
+    // skips a non-transactional message only below the confirmed position.
+    this.onCommit(lsnFromBigInt(message.lsn + 1n));
+  }
+
+  /** The next event's position in `tx`, or null when Kafka already holds it (counted). */
+  private nextPosition(tx: CurrentTransaction): EventPosition | null {
     if (tx.seq === null) {
       tx.skipped++;
-      return;
+      return null;
     }
     const position = { commitLsn: tx.commitLsn, txSeq: tx.seq, index: tx.index++ };
     if (coveredBy(position, this.checkpoint)) {
       // exactly-once: Kafka's committed checkpoint says it already holds this one
       tx.skipped++;
-      return;
+      return null;
     }
-    this.publish(this.toRecord(relation, values, position), position, tx.commitTimeMicros);
+    return position;
   }
 
   /** Decodes the row into an event, routes and encodes it; what cannot be one is a dead letter. */

@@ -31,6 +31,8 @@ export interface ReplicationOptions {
   statusIntervalMs: number;
   /** This connection's wal_sender_timeout in ms; 0 keeps the server's. */
   walSenderTimeoutMs?: number;
+  /** Ask pgoutput for logical messages too (pg_logical_emit_message; PostgreSQL 14+). */
+  messages?: boolean;
 }
 
 export interface ReplicationEvents {
@@ -119,7 +121,8 @@ export class ReplicationConnection extends EventEmitter<ReplicationEvents> {
     const publication = this.options.publication.replaceAll("'", "''");
     const sql =
       `START_REPLICATION SLOT ${this.options.slot} LOGICAL 0/0 ` +
-      `(proto_version '1', publication_names '"${publication}"')`;
+      `(proto_version '1', publication_names '"${publication}"'` +
+      `${this.options.messages ? ", messages 'true'" : ''})`;
     // The query only settles when streaming ends; errors before and during streaming land here.
     this.client.query(sql).then(
       () => this.finish(),

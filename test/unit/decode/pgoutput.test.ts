@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodePgoutput, UNCHANGED_TOAST } from '../../../src/decode/pgoutput.ts';
+import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
 import {
   begin,
   Bytes,
@@ -119,14 +120,27 @@ test('returns values that survive the reuse of the buffer they were read from', 
   assert.deepEqual(message.tag === 'insert' && message.values, ['kept']);
 });
 
-test('returns Update, Delete, Truncate, Type, Origin and Message as tag "other"', () => {
+test('decodes a logical message: transactional flag, LSN, prefix and content', () => {
+  const message = decodePgoutput(logicalMessage(ABOVE_32_BITS, 'outbox', '{"id":"é"}'));
+  assert.deepEqual(message, {
+    tag: 'message',
+    transactional: true,
+    lsn: lsnFromBigInt(ABOVE_32_BITS),
+    prefix: 'outbox',
+    content: '{"id":"é"}',
+  });
+  const loose = logicalMessage(1n, 'p', 'x');
+  loose[1] = 0; // the flags byte: not transactional
+  assert.equal((decodePgoutput(loose) as { transactional: boolean }).transactional, false);
+});
+
+test('returns Update, Delete, Truncate, Type and Origin as tag "other"', () => {
   const others: [string, Buffer][] = [
     ['U', update(1, ['old'], ['new'])],
     ['D', deleteRow(1, ['key'])],
     ['T', truncate([1, 2])],
     ['Y', type(70_000, 'public', 'mood')],
     ['O', origin(ABOVE_32_BITS, 'upstream')],
-    ['M', logicalMessage(ABOVE_32_BITS, 'prefix', 'content')],
   ];
   for (const [tag, body] of others) {
     assert.deepEqual(decodePgoutput(body), { tag: 'other', type: tag }, tag);
