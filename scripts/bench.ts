@@ -14,6 +14,8 @@
  *                          hundredRegistry does too in the Confluent wire format through the
  *                          run's schema registry); e.g. BENCH_EVENTS=1000000
  *                          BENCH_RUNS=1 BENCH_KINDS=hundred for the large-backlog memory figure
+ *   (every round also runs Kafka's own ProducerPerformance on the same broker, the ceiling the
+ *   drain rates are compared with; `goals` lists issue 12's targets with this run's figures)
  *   BENCH_KAFKA_CLIENTS    Kafka clients (RELAY_KAFKA_CLIENT) to compare, comma-separated
  *                          (default kafkajs). Each backlog run goes through them in turn, so
  *                          that a noisy minute hits all; the first client's figures are the
@@ -31,7 +33,13 @@ import {
   type BacklogOptions,
   type BacklogRun,
 } from './bench/backlog.ts';
-import { RELAY_OVERRIDES, type BenchContext } from './bench/harness.ts';
+import { PARTITIONS, RELAY_OVERRIDES, type BenchContext } from './bench/harness.ts';
+import {
+  measureProducerCeiling,
+  PRODUCER_CEILING_MEASURED_BY,
+  type ProducerCeilingRun,
+} from './bench/producer-ceiling.ts';
+import { median, round } from './bench/stats.ts';
 import { measureLatency, type LatencyOptions } from './bench/latency.ts';
 import { killRelays } from './bench/relay-process.ts';
 import { interruption, Interrupted, signalExitCode, Teardown } from './bench/teardown.ts';
@@ -130,6 +138,7 @@ async function backlogs(ctx: BenchContext, settings: BenchSettings) {
     hundredRegistry,
   };
   const byClient = new Map(settings.clients.map((client) => [client, emptyRuns()]));
+  const ceiling: ProducerCeilingRun[] = [];
   for (let i = 1; i <= settings.runs; i++) {
     for (const kind of ALL_KINDS) {
       if (!settings.kinds.includes(kind)) continue;
@@ -143,10 +152,29 @@ async function backlogs(ctx: BenchContext, settings: BenchSettings) {
         progress(describeRate(`backlog ${kind} ${client} ${i}/${settings.runs}`, run));
       }
     }
+    // In every round, between the relay's runs: a noisy minute hits both.
+    const sized = [...byClient.values()].flatMap((r) => [...r.hundred, ...r.single]);
+    const recordSize = sized.find((r) => r.meanRecordBytes !== null)?.meanRecordBytes ?? 520;
+    const producer = await measureProducerCeiling(ctx, {
+      // At least 200,000: fewer would mostly measure the JVM warming up.
+      records: Math.max(settings.events, 200_000),
+      recordSize,
+      partitions: PARTITIONS,
+    });
+    ceiling.push(producer);
+    progress(`producer ceiling ${i}/${settings.runs}: ${producer.summary}`);
   }
   const [main = 'kafkajs', ...others] = settings.clients;
   return {
     ...summarize(byClient.get(main) ?? emptyRuns()),
+    producerCeiling: {
+      recordsPerSecond: round(
+        median(ceiling.flatMap((r) => (r.recordsPerSecond === null ? [] : [r.recordsPerSecond]))),
+        0,
+      ),
+      measuredBy: PRODUCER_CEILING_MEASURED_BY,
+      runs: ceiling,
+    },
     kafkaClient: main,
     ...(others.length > 0
       ? {
@@ -185,6 +213,12 @@ async function bench(ctx: BenchContext, settings: BenchSettings) {
     backlogSingleExactlyOnce,
     backlogHundredTyped: backlog.backlogHundredTyped,
     backlogHundredRegistry: backlog.backlogHundredRegistry,
+    producerCeiling: backlog.producerCeiling,
+    /** The relay's drain over Kafka's own producer on the same broker, medians of the same run. */
+    drainOverProducerCeiling: {
+      hundred: ratio(backlogHundred.eventsPerSecond, backlog.producerCeiling.recordsPerSecond),
+      single: ratio(backlogSingle.eventsPerSecond, backlog.producerCeiling.recordsPerSecond),
+    },
     kafkaClient: backlog.kafkaClient,
     ...(backlog.kafkaClients ? { kafkaClients: backlog.kafkaClients } : {}),
     exactlyOnceThroughputRatio: ratio(
@@ -206,6 +240,73 @@ async function bench(ctx: BenchContext, settings: BenchSettings) {
     peakRssMeasuredBy:
       'VmHWM of the `outbox-relay run` child process (/proc/<pid>/status) just before SIGTERM; ' +
       'the largest over all measurements, each run also reports its own',
+    goals: goals(settings, backlog, latency),
+  };
+}
+
+/**
+ * Issue 12's goals, each with this run's figure. A goal measured under other conditions than
+ * its own (a smaller backlog, another latency rate) says so instead of passing or failing.
+ */
+function goals(
+  settings: BenchSettings,
+  backlog: Awaited<ReturnType<typeof backlogs>>,
+  latency: Awaited<ReturnType<typeof measureLatency>>,
+) {
+  const ceiling = backlog.producerCeiling.recordsPerSecond;
+  const share = (rate: number | null) => ratio(rate, ceiling);
+  const goal = (figure: number | null, target: string, met: boolean | null) => ({
+    figure,
+    goal: target,
+    met: figure === null ? null : met,
+  });
+  const atMost = (figure: number | null, limit: number) => figure !== null && figure <= limit;
+  const hundred = backlog.backlogHundred;
+  const single = backlog.backlogSingle;
+  const startSeconds = median(
+    [...hundred.runs, ...single.runs].flatMap((r) =>
+      r.relayStartSeconds === null ? [] : [r.relayStartSeconds],
+    ),
+  );
+  const rss = Math.max(...hundred.runs.map((r) => r.peakRssMb ?? 0));
+  const atRate = settings.latency.rate === 2000;
+  return {
+    drainHundredOverCeiling: goal(
+      share(hundred.eventsPerSecond),
+      '>= 0.6',
+      (share(hundred.eventsPerSecond) ?? 0) >= 0.6,
+    ),
+    drainSingleOverCeiling: goal(
+      share(single.eventsPerSecond),
+      '>= 0.6',
+      (share(single.eventsPerSecond) ?? 0) >= 0.6,
+    ),
+    cpuMicrosPerEventHundred: goal(
+      hundred.cpuMicrosPerEvent,
+      '<= 20',
+      atMost(hundred.cpuMicrosPerEvent, 20),
+    ),
+    cpuMicrosPerEventSingle: goal(
+      single.cpuMicrosPerEvent,
+      '<= 20',
+      atMost(single.cpuMicrosPerEvent, 20),
+    ),
+    peakRssMbHundred: goal(
+      hundred.runs.length > 0 ? rss : null,
+      '<= 150 MiB draining 1,000,000 events',
+      settings.events >= 1_000_000 ? rss <= 150 : null,
+    ),
+    latencyP99Ms: goal(
+      latency.p99Ms,
+      '<= 25 at 2,000 events/s',
+      atRate ? atMost(latency.p99Ms, 25) : null,
+    ),
+    latencyMaxMs: goal(
+      latency.maxMs,
+      '<= 100 at 2,000 events/s',
+      atRate ? atMost(latency.maxMs, 100) : null,
+    ),
+    startSeconds: goal(startSeconds, '<= 1 (spawn to /readyz 200)', atMost(startSeconds, 1)),
   };
 }
 
