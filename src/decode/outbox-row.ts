@@ -5,6 +5,7 @@
 import type { BadRowReason } from '../domain/bad-row-reason.ts';
 import type { EventPosition, OutboxEvent } from '../domain/event.ts';
 import { OUTBOX_COLUMNS, type OutboxColumn } from '../domain/outbox-columns.ts';
+import { headerValues, parseKeepingNumbers } from './json-text.ts';
 import { UNCHANGED_TOAST, type Relation, type TupleValue } from './pgoutput.ts';
 
 /**
@@ -119,49 +120,13 @@ function rowRecord(relation: Relation, values: readonly TupleValue[]) {
   return row;
 }
 
-/** Header values are strings on the wire; anything else is kept as its JSON text. */
 function parseHeaders(text: string | null): Record<string, string> | string {
   if (text === null) return {};
-  let parsed: unknown;
   try {
-    // A number keeps its source text: JSON.parse alone would round 12345678901234567890.
-    parsed = JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
-      typeof value === 'number' && context?.source !== undefined
-        ? new RawNumber(context.source)
-        : value,
-    );
+    return headerValues(parseKeepingNumbers(text));
   } catch (error) {
     return `headers is not JSON: ${(error as Error).message}`;
   }
-  if (parsed === null) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed) || parsed instanceof RawNumber) {
-    return 'headers must be a JSON object of names to values';
-  }
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
-    headers[name] = typeof value === 'string' ? value : stringifyKeepingNumbers(value);
-  }
-  return headers;
-}
-
-/** A JSON number as written, so that header values survive beyond 2^53. */
-class RawNumber {
-  readonly source: string;
-  constructor(source: string) {
-    this.source = source;
-  }
-}
-
-function stringifyKeepingNumbers(value: unknown): string {
-  if (value instanceof RawNumber) return value.source;
-  if (Array.isArray(value)) return `[${value.map(stringifyKeepingNumbers).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const members = Object.entries(value).map(
-      ([k, v]) => `${JSON.stringify(k)}:${stringifyKeepingNumbers(v)}`,
-    );
-    return `{${members.join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 const TIMESTAMPTZ_OID = 1184;
