@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # outbox-relay as a sidecar: multi-stage, production dependencies only, non-root, with a
-# HEALTHCHECK on /healthz. The entrypoint is the CLI; the default command is `run`.
+# HEALTHCHECK on /livez (the process alone: an outage must not restart it). The entrypoint is the CLI; the default command is `run`.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -24,6 +24,6 @@ COPY schemas ./schemas
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.RELAY_HTTP_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.RELAY_HTTP_PORT+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/cli/main.js"]
 CMD ["run"]

@@ -421,7 +421,7 @@ export const SETTINGS = {
     env: 'RELAY_LIVENESS_TIMEOUT_MS',
     schema: int(1000),
     default: '60000',
-    doc: '`/healthz` fails when neither Postgres nor Kafka has made progress for this long.',
+    doc: '`/readyz` fails (`no progress`) while streaming when neither Postgres nor Kafka has made progress for this long. `/livez` does not: it checks the process alone, so an outage never restarts the relay.',
   }),
   shutdownTimeoutMs: setting({
     env: 'RELAY_SHUTDOWN_TIMEOUT_MS',
@@ -446,6 +446,12 @@ export const SETTINGS = {
     schema: z.string().min(1),
     default: "SELECT pg_logical_emit_message(false, 'outbox-relay-heartbeat', now()::text)",
     doc: 'The heartbeat statement. The default writes a tiny non-transactional WAL message and touches no table.',
+  }),
+  slotCheckIntervalMs: setting({
+    env: 'RELAY_SLOT_CHECK_INTERVAL_MS',
+    schema: int(0),
+    default: '10000',
+    doc: "How often to read the slot's health from `pg_replication_slots` (`wal_status`, `safe_wal_size`, `conflicting`, `invalidation_reason`, whether this relay holds it) for `/readyz` and the `outbox_relay_slot_*` metrics, on a connection of its own (0: never). A slot PostgreSQL invalidated stops the relay with exit code 1 (`PG_SLOT_INVALIDATED`).",
   }),
   partitionCheckIntervalMs: setting({
     env: 'RELAY_PARTITION_CHECK_INTERVAL_MS',
@@ -477,7 +483,7 @@ export const SETTINGS = {
     flag: 'http-port',
     schema: int(0, 65_535),
     default: '8080',
-    doc: 'Port of the health and metrics server (`/healthz`, `/readyz`, `/metrics`); 0 picks a free port.',
+    doc: 'Port of the health and metrics server (`/livez`, `/readyz`, `/metrics`; `/healthz` is `/livez`); 0 picks a free port.',
   }),
   httpHost: setting({
     env: 'RELAY_HTTP_HOST',

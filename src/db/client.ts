@@ -24,6 +24,7 @@ export type DbPurpose =
   | 'relay'
   | 'lease'
   | 'heartbeat'
+  | 'slot-health'
   | 'prune'
   | 'migrate'
   | 'offsets'
@@ -42,6 +43,8 @@ const PURPOSES: Readonly<Record<DbPurpose, PurposeSettings>> = {
   // A lease question that hangs would hold the session's check of who streams from the slot.
   lease: { applicationName: 'outbox-relay:lease', timeoutMs: 5_000 },
   heartbeat: { applicationName: 'outbox-relay heartbeat' },
+  // A check that hangs (a server going away) must not pile up: the next tick reports it.
+  'slot-health': { applicationName: 'outbox-relay slot-health', timeoutMs: 5_000 },
   prune: { applicationName: 'outbox-relay prune' },
   migrate: { applicationName: 'outbox-relay migrate' },
   offsets: { applicationName: 'outbox-relay offsets' },

@@ -6,7 +6,7 @@
  * callers (src/source/slot.ts and the commands) to say.
  */
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
-import type { Db } from './client.ts';
+import type { Db, DbPool } from './client.ts';
 import { ReplicationClient } from './replication-client.ts';
 import { quoteIdent, SQL } from './sql.ts';
 
@@ -38,6 +38,18 @@ export const SLOT_SQL = {
   status: `SELECT to_jsonb(s) AS slot, pg_current_wal_lsn()::text AS current_lsn,
                   pg_current_wal_insert_lsn()::text AS insert_lsn,
                   (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text AS now_micros
+             FROM pg_replication_slots s WHERE slot_name = $1`,
+  /**
+   * The slot's health for the periodic check. wal_status and safe_wal_size exist on 13+;
+   * conflicting (16+) and invalidation_reason (17+) come through to_jsonb, NULL where the server
+   * lacks them. The lag is measured against the replay position on a standby.
+   */
+  health: `SELECT active_pid, wal_status, safe_wal_size::text AS safe_wal_size,
+                  to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason,
+                  (to_jsonb(s) ->> 'conflicting')::boolean AS conflicting,
+                  pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                                       ELSE pg_current_wal_lsn() END,
+                                  confirmed_flush_lsn)::bigint::text AS lag
              FROM pg_replication_slots s WHERE slot_name = $1`,
   walsender: `SELECT application_name, client_addr::text AS client_addr, state,
                      flush_lsn::text AS flush_lsn,
@@ -194,6 +206,26 @@ export interface SlotStatusRow {
 
 export async function readSlotStatusRow(db: Db, slot: string): Promise<SlotStatusRow | undefined> {
   const { rows } = await db.query<SlotStatusRow>(SLOT_SQL.status, [slot]);
+  return rows[0];
+}
+
+/** What the periodic slot check reads (see SLOT_SQL.health); bigints as text. */
+export interface SlotHealthRow {
+  active_pid: number | null;
+  /** reserved, extended, unreserved or lost (13+). */
+  wal_status: string | null;
+  /** Bytes that can still be written before the slot is lost; null without max_slot_wal_keep_size. */
+  safe_wal_size: string | null;
+  invalidation_reason: string | null;
+  conflicting: boolean | null;
+  lag: string | null;
+}
+
+export async function readSlotHealth(
+  db: Db | DbPool,
+  slot: string,
+): Promise<SlotHealthRow | undefined> {
+  const { rows } = await db.query<SlotHealthRow>(SLOT_SQL.health, [slot]);
   return rows[0];
 }
 

@@ -19,6 +19,12 @@ export interface RelayMetrics {
   readonly standbyHolderSince: Gauge;
   readonly skippedDelivered: Counter<'by'>;
   readonly publishLatency: Histogram;
+  readonly slotWalStatus: Gauge<'status'>;
+  readonly slotSafeWalSize: Gauge;
+  readonly slotConflicting: Gauge;
+  readonly slotInvalidated: Gauge<'reason'>;
+  readonly slotHeld: Gauge;
+  readonly slotCheckErrors: Counter;
   /**
    * Where `inFlightEvents` reads its value at each scrape: the current session's count of events
    * read and not yet acknowledged, which changes with every event.
@@ -108,6 +114,38 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Relay
       name: 'outbox_relay_publish_latency_seconds',
       help: "Time from the database commit to Kafka's acknowledgement.",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    slotWalStatus: new Gauge({
+      name: 'outbox_relay_slot_wal_status',
+      help: "The slot's wal_status at the last check: 1 for the current one (reserved, extended, unreserved, lost), 0 for the others. unreserved: PostgreSQL may remove WAL the slot needs at the next checkpoint; lost: it did, and the slot is invalidated.",
+      labelNames: ['status'],
+      registers,
+    }),
+    slotSafeWalSize: new Gauge({
+      name: 'outbox_relay_slot_safe_wal_size_bytes',
+      help: 'WAL that can still be written before the slot is lost (pg_replication_slots.safe_wal_size); NaN when max_slot_wal_keep_size is -1 (unlimited: the disk is the limit).',
+      registers,
+    }),
+    slotConflicting: new Gauge({
+      name: 'outbox_relay_slot_conflicting',
+      help: 'pg_replication_slots.conflicting at the last check (PostgreSQL 16+; 0 before): 1 once the slot is invalidated by a conflict (on 16, by any invalidation).',
+      registers,
+    }),
+    slotInvalidated: new Gauge({
+      name: 'outbox_relay_slot_invalidated',
+      help: '1, labelled with the reason (wal_removed, idle_timeout, rows_removed, wal_level_insufficient), once PostgreSQL invalidated the slot: the relay stops with PG_SLOT_INVALIDATED; 0 while the slot is valid.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    slotHeld: new Gauge({
+      name: 'outbox_relay_slot_held',
+      help: "1 when the slot's active_pid is this relay's walsender at the last check, 0 otherwise (a standby, reconnecting, or another process holds it).",
+      registers,
+    }),
+    slotCheckErrors: new Counter({
+      name: 'outbox_relay_slot_check_errors_total',
+      help: 'Slot health checks that failed (Postgres unreachable, the slot missing); /readyz lists the check as stale after three intervals without success.',
       registers,
     }),
     countInFlight(read) {

@@ -81,7 +81,7 @@ async function checkPartitions(deps: HousekeepingDeps, log: Logger): Promise<voi
 }
 
 /** Runs `task` every `ms`, skipping a tick while the last run is busy; the returned function waits for it. */
-function every(ms: number, task: () => Promise<void>): () => Promise<void> {
+export function every(ms: number, task: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | null = null;
   const timer = setInterval(() => {
     running ??= task().finally(() => (running = null));

@@ -58,13 +58,14 @@ export function pipelineObserver(metrics: RelayMetrics, health: HealthState): Pi
       countPublished(metrics, records);
       health.progress();
       health.producerConnected = true;
+      health.kafkaError = null;
       lagSeconds(oldestOpenCommitMicros);
     },
     publishFailed(error) {
       metrics.publishErrors.inc();
       health.progress(); // still trying: alive, but not ready
       health.producerConnected = false;
-      health.lastError = errorMessage(error);
+      health.kafkaError = errorMessage(error);
     },
   };
 }

@@ -27,6 +27,7 @@ import {
 } from '../source/slot.ts';
 import { openDb, resolveHost, withDb } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
+import { startSlotHealth } from './slot-health.ts';
 import {
   checkpointKey,
   decodeCheckpoint,
@@ -97,6 +98,14 @@ export class Relay {
   private outboxOid: number | null = null;
   /** host:port of the server this session streams from. */
   private host: string | null = null;
+  /** The replication connection of the session streaming now. */
+  private connection: ReplicationConnection | null = null;
+  /** Set once the slot check saw the slot invalidated: the relay stops with it. */
+  private fatal: RelayError | null = null;
+  /** Stops the periodic slot check, once started. */
+  private stopSlotHealth: (() => Promise<void>) | null = null;
+  /** Ends a wait (standby, backoff) early when the slot is found invalidated. */
+  private readonly wake = new AbortController();
 
   constructor(deps: RelayDeps) {
     this.deps = deps;
@@ -118,20 +127,55 @@ export class Relay {
 
   /** Runs until stop() or a non-retriable error (which it throws). */
   async run(): Promise<void> {
-    let prepared = false;
+    try {
+      await this.loop();
+    } finally {
+      await this.stopSlotHealth?.();
+    }
+  }
+
+  /**
+   * The slot check runs from the first successful preparation (the slot exists from then on)
+   * to the end of `run`, across sessions, standby and reconnections.
+   */
+  private startSlotHealth(): () => Promise<void> {
+    return startSlotHealth({
+      ...this.deps,
+      walsenderPid: () => (this.connection?.closed === false ? this.connection.walsenderPid : null),
+      invalidated: (error) => this.invalidated(error),
+    });
+  }
+
+  /**
+   * PostgreSQL invalidated the slot: it never streams again, so whatever the relay is doing (a
+   * session, a wait as standby or before a reconnection) ends, and run() throws the error.
+   */
+  private invalidated(error: RelayError): void {
+    if (this.fatal || this.stopRequested) return;
+    this.fatal = error;
+    this.log.error({ err: error }, 'the slot check found the slot invalidated; stopping');
+    this.connection?.abort(error);
+    this.wake.abort();
+  }
+
+  private async loop(): Promise<void> {
+    let ready = false;
     const backoff = new Backoff(RECONNECT_BACKOFF);
     while (!this.stopRequested) {
       const durableBefore = this.lastDurable;
       try {
-        if (!prepared) {
+        if (this.fatal) throw this.fatal;
+        if (!ready) {
           await this.prepare();
+          this.stopSlotHealth ??= this.startSlotHealth();
           await this.deps.sink.connect();
           this.deps.health.producerConnected = true;
-          prepared = true;
+          ready = true;
         }
         await this.runSession();
       } catch (error) {
         if (this.stopRequested) break;
+        if (this.fatal) throw this.fatal;
         if (!isRetriable(error)) throw await this.explain(error);
         if (error instanceof RelayError && error.code === 'PG_SLOT_BUSY') {
           await this.standBy(error);
@@ -141,13 +185,11 @@ export class Relay {
         // of streaming, or the second of two restarts in a minute, is retried promptly.
         if (this.lastDurable > durableBefore) backoff.reset();
         this.deps.health.stream = 'reconnecting';
-        this.deps.health.lastError = errorMessage(error);
+        this.deps.health.postgresError = errorMessage(error);
         this.deps.metrics.reconnects.inc({ component: 'postgres' });
         const retryInMs = backoff.next();
         this.log.warn({ err: error, retryInMs }, 'replication session ended; reconnecting');
-        await sleep(retryInMs, undefined, { signal: this.stopSignal.signal }).catch(
-          () => undefined,
-        );
+        await sleep(retryInMs, undefined, { signal: this.waits() }).catch(() => undefined);
       }
     }
   }
@@ -194,9 +236,14 @@ export class Relay {
     }
     this.deps.health.stream = 'standby';
     this.deps.health.progress();
-    await sleep(this.deps.config.standbyRetryMs, undefined, {
-      signal: this.stopSignal.signal,
-    }).catch(() => undefined);
+    await sleep(this.deps.config.standbyRetryMs, undefined, { signal: this.waits() }).catch(
+      () => undefined,
+    );
+  }
+
+  /** What ends a wait early: a stop, or the slot found invalidated. */
+  private waits(): AbortSignal {
+    return AbortSignal.any([this.stopSignal.signal, this.wake.signal]);
   }
 
   private async slotHolder(): Promise<SlotHolder | null> {
@@ -336,6 +383,7 @@ export class Relay {
     });
     const { identity, history, startLsn, session, lease } = opened;
     let stopTracking: (() => Promise<void>) | undefined;
+    this.connection = connection;
     try {
       await connection.start();
       // The slot is ours from here on. What streams in waits until the session knows what
@@ -348,7 +396,7 @@ export class Relay {
       this.showHolder(null);
       session.open(await Promise.race([this.readCheckpoint(identity, history), ended]));
       this.deps.health.stream = 'streaming';
-      this.deps.health.lastError = null;
+      this.deps.health.postgresError = null;
       this.log.info({ slot: config.slot, from: formatLsn(startLsn) }, 'streaming');
       const stopHousekeeping = startHousekeeping(this.deps);
       stopTracking = this.positions?.track(identity, () => session.tracker.durableLsn);
@@ -370,6 +418,7 @@ export class Relay {
     } finally {
       await stopTracking?.();
       this.session = null;
+      this.connection = null;
       await lease.close();
       await connection.close();
     }
