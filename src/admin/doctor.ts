@@ -88,6 +88,10 @@ const DOCTOR_SQL = {
                        has_table_privilege(to_regclass($1), 'SELECT') AS can_select`,
   walKeepSizeMb: `SELECT setting::bigint::text AS mb FROM pg_settings
                    WHERE name = 'max_slot_wal_keep_size'`,
+  /** 18+; no row before. In seconds. */
+  idleSlotTimeout: `SELECT current_setting('server_version_num')::int / 10000 AS major,
+                           (SELECT setting::int FROM pg_settings
+                             WHERE name = 'idle_replication_slot_timeout') AS seconds`,
 } as const;
 
 type SlotRow = SlotInfoRow;
@@ -448,6 +452,50 @@ export function judgeLag(lagBytes: bigint, keepMb: number): Outcome {
   );
 }
 
+/**
+ * Without a cap, a relay that is down or stuck makes PostgreSQL keep WAL until the disk is full,
+ * which stops the database, not just the relay. With one, the slot is invalidated instead (the
+ * relay stops with PG_SLOT_INVALIDATED, and the gap is sent with replay).
+ */
+async function walKeepSize({ db }: PgContext): Promise<Outcome> {
+  const { rows } = await db.query<{ mb: string }>(DOCTOR_SQL.walKeepSizeMb);
+  return judgeWalKeepSize(Number(rows[0]?.mb ?? -1));
+}
+
+export function judgeWalKeepSize(keepMb: number): Outcome {
+  if (keepMb >= 0) {
+    return ok(
+      `max_slot_wal_keep_size = ${formatBytes(BigInt(keepMb) * MIB)}: past it the slot is invalidated rather than the disk filled`,
+    );
+  }
+  return warn(
+    'max_slot_wal_keep_size = -1 (unlimited): while the relay is down or stuck, PostgreSQL keeps every WAL segment the slot needs, until the disk is full and the database stops',
+    "Cap it below the free space of the WAL disk, with room for the longest relay outage you plan for: ALTER SYSTEM SET max_slot_wal_keep_size = '<size, e.g. 50GB>'; SELECT pg_reload_conf();  (on a managed service, set its parameter). Past the cap the slot is invalidated: the relay stops with PG_SLOT_INVALIDATED, and outbox-relay offsets reset --recreate --yes, then outbox-relay replay --from <time>, recover. Watch outbox_relay_slot_safe_wal_size_bytes.",
+  );
+}
+
+/** 18+: a slot unused for idle_replication_slot_timeout is invalidated, a relay outage included. */
+async function idleSlotTimeout({ db }: PgContext): Promise<Outcome> {
+  const { rows } = await db.query<{ major: number; seconds: number | null }>(
+    DOCTOR_SQL.idleSlotTimeout,
+  );
+  return judgeIdleSlotTimeout(Number(rows[0]?.major ?? 0), rows[0]?.seconds ?? null);
+}
+
+export function judgeIdleSlotTimeout(major: number, seconds: number | null): Outcome {
+  if (major < 18 || seconds === null) {
+    return ok(
+      `PostgreSQL ${major} has no idle_replication_slot_timeout: slots are not invalidated for idleness`,
+    );
+  }
+  if (seconds <= 0)
+    return ok('idle_replication_slot_timeout = 0: slots are not invalidated for idleness');
+  return warn(
+    `idle_replication_slot_timeout = ${seconds}s: if the relay is down that long (an outage, a long maintenance), PostgreSQL invalidates the slot at a checkpoint, and the relay stops with PG_SLOT_INVALIDATED`,
+    'ALTER SYSTEM SET idle_replication_slot_timeout = 0; SELECT pg_reload_conf();  (or a value longer than any relay outage you plan for; max_slot_wal_keep_size bounds the disk instead). After an invalidation: outbox-relay offsets reset --recreate --yes, then outbox-relay replay --from <time>.',
+  );
+}
+
 async function slotRow(db: Db, name: string): Promise<SlotRow | undefined> {
   return readSlotInfo(db, name);
 }
@@ -467,6 +515,8 @@ const POSTGRES_CHECKS: readonly Check<PgContext>[] = [
   { name: 'replay order', run: replayOrder },
   { name: 'slot', run: slot },
   { name: 'slot lag', run: slotLag },
+  { name: 'wal keep size', run: walKeepSize },
+  { name: 'idle slot timeout', run: idleSlotTimeout },
   { name: 'failover', run: failover },
 ];
 

@@ -61,11 +61,34 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
+/** ALTER SYSTEM on the harness's server for the length of `work`, then RESET. */
+async function withServerSetting<T>(
+  pgUrl: string,
+  setting: string,
+  value: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const db = new pg.Client({ connectionString: pgUrl });
+  await db.connect();
+  try {
+    await db.query(`ALTER SYSTEM SET ${setting} = '${value}'`);
+    await db.query('SELECT pg_reload_conf()');
+    return await work();
+  } finally {
+    await db.query(`ALTER SYSTEM RESET ${setting}`);
+    await db.query('SELECT pg_reload_conf()');
+    await db.end();
+  }
+}
+
 test('doctor passes every check on an outbox prepared by migrate, and exits 0', async () => {
   const { pgUrl, kafkaBrokers } = await services();
   await createTopic(names.topic('order'), 6);
   const env = relayEnv(pgUrl, kafkaBrokers, names);
-  const result = await doctorJson(env);
+  // A well-configured server caps the WAL a slot may hold (the harness's default is -1).
+  const result = await withServerSetting(pgUrl, 'max_slot_wal_keep_size', '10GB', () =>
+    doctorJson(env),
+  );
   assert.equal(result.code, 0, result.stdout + result.stderr);
   for (const finding of result.findings) {
     // failover slots need PostgreSQL 17: not checked before it, with the recovery named
@@ -77,11 +100,28 @@ test('doctor passes every check on an outbox prepared by migrate, and exits 0', 
   assert.match(result.byName('topic partitions').detail, /1 topic\(s\) match .* each with/);
   assert.equal(result.byName('schema registry').detail, 'no schema registry configured');
 
-  const plain = await runCli(['doctor'], env);
+  assert.match(result.byName('wal keep size').detail, /max_slot_wal_keep_size = 10/);
+
+  const plain = await withServerSetting(pgUrl, 'max_slot_wal_keep_size', '10GB', () =>
+    runCli(['doctor'], env),
+  );
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stdout, /^✓ wal_level +wal_level = logical$/m);
   assert.match(plain.stdout, /^- schema registry +no schema registry configured$/m);
   assert.doesNotMatch(plain.stdout, /^[✗!]/m);
+});
+
+test('doctor warns, and still exits 0, when max_slot_wal_keep_size is unlimited, saying what to set', async () => {
+  const { pgUrl, kafkaBrokers } = await services();
+  const result = await doctorJson(relayEnv(pgUrl, kafkaBrokers, names));
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  const keep = result.byName('wal keep size');
+  assert.equal(keep.status, 'warn', JSON.stringify(keep));
+  assert.match(keep.detail, /max_slot_wal_keep_size = -1 \(unlimited\)/);
+  assert.match(keep.fix ?? '', /ALTER SYSTEM SET max_slot_wal_keep_size = /);
+  // Before PostgreSQL 18 there is no idle_replication_slot_timeout to warn about.
+  const idle = result.byName('idle slot timeout');
+  assert.match(idle.status, /^(ok|warn)$/);
 });
 
 test('doctor warns, and still exits 0, when existing topics differ from RELAY_TOPIC_PARTITIONS', async () => {

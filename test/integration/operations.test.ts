@@ -131,15 +131,29 @@ test('health, readiness and metrics report a streaming relay, and secrets stay o
       return { status: response.status, text: await response.text() };
     };
     await waitFor(async () => (await get('/readyz')).status === 200, 10_000, '/readyz to be ready');
-    const ready = JSON.parse((await get('/readyz')).text) as { stream: string };
+    const ready = JSON.parse((await get('/readyz')).text) as {
+      stream: string;
+      failing: string[];
+      postgres: { ok: boolean };
+      kafka: { ok: boolean };
+    };
     assert.equal(ready.stream, 'streaming');
-    assert.equal((await get('/healthz')).status, 200);
+    assert.deepEqual(ready.failing, []);
+    assert.ok(ready.postgres.ok && ready.kafka.ok);
+    assert.equal((await get('/livez')).status, 200);
+    assert.equal((await get('/healthz')).status, 200, '/healthz is an alias of /livez');
     const metrics = await get('/metrics');
     for (const name of [
       'outbox_relay_events_published_total',
       'outbox_relay_publish_errors_total',
       'outbox_relay_slot_lag_bytes',
       'outbox_relay_in_flight_events',
+      'outbox_relay_slot_wal_status',
+      'outbox_relay_slot_safe_wal_size_bytes',
+      'outbox_relay_slot_conflicting',
+      'outbox_relay_slot_invalidated',
+      'outbox_relay_slot_held',
+      'outbox_relay_slot_check_errors_total',
     ]) {
       assert.match(metrics.text, new RegExp(`# HELP ${name} `));
     }
