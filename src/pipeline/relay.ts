@@ -27,7 +27,7 @@ import {
 } from '../source/slot.ts';
 import { openDb, resolveHost, withDb } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
-import { startSlotHealth } from './slot-health.ts';
+import { startSlotHealth, type SlotHealthCheck } from './slot-health.ts';
 import {
   checkpointKey,
   decodeCheckpoint,
@@ -102,8 +102,8 @@ export class Relay {
   private connection: ReplicationConnection | null = null;
   /** Set once the slot check saw the slot invalidated: the relay stops with it. */
   private fatal: RelayError | null = null;
-  /** Stops the periodic slot check, once started. */
-  private stopSlotHealth: (() => Promise<void>) | null = null;
+  /** The periodic slot check, once started. */
+  private slotHealth: SlotHealthCheck | null = null;
   /** Ends a wait (standby, backoff) early when the slot is found invalidated. */
   private readonly wake = new AbortController();
 
@@ -130,7 +130,7 @@ export class Relay {
     try {
       await this.loop();
     } finally {
-      await this.stopSlotHealth?.();
+      await this.slotHealth?.stop();
     }
   }
 
@@ -138,7 +138,7 @@ export class Relay {
    * The slot check runs from the first successful preparation (the slot exists from then on)
    * to the end of `run`, across sessions, standby and reconnections.
    */
-  private startSlotHealth(): () => Promise<void> {
+  private startSlotHealth(): SlotHealthCheck {
     return startSlotHealth({
       ...this.deps,
       walsenderPid: () => (this.connection?.closed === false ? this.connection.walsenderPid : null),
@@ -167,7 +167,7 @@ export class Relay {
         if (this.fatal) throw this.fatal;
         if (!ready) {
           await this.prepare();
-          this.stopSlotHealth ??= this.startSlotHealth();
+          this.slotHealth ??= this.startSlotHealth();
           await this.deps.sink.connect();
           this.deps.health.producerConnected = true;
           ready = true;
@@ -397,6 +397,7 @@ export class Relay {
       session.open(await Promise.race([this.readCheckpoint(identity, history), ended]));
       this.deps.health.stream = 'streaming';
       this.deps.health.postgresError = null;
+      this.slotHealth?.now();
       this.log.info({ slot: config.slot, from: formatLsn(startLsn) }, 'streaming');
       const stopHousekeeping = startHousekeeping(this.deps);
       stopTracking = this.positions?.track(identity, () => session.tracker.durableLsn);

@@ -59,18 +59,32 @@ export function showSlotHealth(metrics: RelayMetrics, slot: SlotHealth): void {
   metrics.slotHeld.set(slot.heldByUs ? 1 : 0);
 }
 
-/** Starts the check (the first at once); the returned function stops it. Never throws. */
-export function startSlotHealth(deps: SlotHealthDeps): () => Promise<void> {
+export interface SlotHealthCheck {
+  /** Checks now, beside the timer (a session just took the slot: show it held at once). */
+  now(): void;
+  stop(): Promise<void>;
+}
+
+/** Starts the check (the first at once). Never throws. */
+export function startSlotHealth(deps: SlotHealthDeps): SlotHealthCheck {
   const intervalMs = deps.config.slotCheckIntervalMs;
-  if (intervalMs <= 0) return () => Promise.resolve();
+  if (intervalMs <= 0) return { now: () => undefined, stop: () => Promise.resolve() };
   deps.health.slotChecksEvery(intervalMs);
   const check = new SlotCheck(deps);
-  const first = check.run();
+  const extra = new Set<Promise<void>>();
+  const now = () => {
+    const running = check.run().finally(() => extra.delete(running));
+    extra.add(running);
+  };
+  now();
   const stop = every(intervalMs, () => check.run());
-  return async () => {
-    await stop();
-    await first;
-    await check.close();
+  return {
+    now,
+    stop: async () => {
+      await stop();
+      await Promise.all(extra);
+      await check.close();
+    },
   };
 }
 
