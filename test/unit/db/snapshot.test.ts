@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { loadConfig } from '../../../src/config/load.ts';
 import { beginStatements } from '../../../src/db/outbox-reader.ts';
 import { createSlotCommand, snapshotSlotName } from '../../../src/db/snapshot.ts';
+import { RelayError } from '../../../src/domain/errors.ts';
 
 test('exports the snapshot with the option list on PostgreSQL 15+ and the keyword on 14', () => {
   assert.equal(
@@ -28,4 +30,21 @@ test('imports the snapshot as the first statement of a repeatable-read transacti
     "SET TRANSACTION SNAPSHOT '00000003-00000002-1'",
   ]);
   assert.throws(() => beginStatements("1'; DROP TABLE outbox; --"), /not a snapshot name/);
+});
+
+test('refuses RELAY_SNAPSHOT=initial with exactly-once delivery, naming both settings and the way out', () => {
+  const env = {
+    RELAY_PG_URL: 'postgres://relay@db.internal:5432/app',
+    RELAY_KAFKA_BROKERS: 'kafka-1:9092',
+    RELAY_SNAPSHOT: 'initial',
+  };
+  assert.equal(loadConfig({ env }).config.snapshot, 'initial');
+  assert.equal(loadConfig({ env: { ...env, RELAY_SNAPSHOT: undefined } }).config.snapshot, 'never');
+  assert.throws(
+    () => loadConfig({ env: { ...env, RELAY_DELIVERY: 'exactly-once' } }),
+    (error: unknown) =>
+      error instanceof RelayError &&
+      error.code === 'CONFIG_INVALID' &&
+      /RELAY_SNAPSHOT=initial.*RELAY_DELIVERY=exactly-once.*migrate --snapshot/.test(error.message),
+  );
 });
