@@ -51,6 +51,10 @@ export interface ReplayRequest {
   readonly rate?: number | undefined;
   /** "commit" (the default) or "created-at", the operator's explicit opt-in to the old order. */
   readonly order?: ReplayOrder | undefined;
+  /** Read the rows this exported snapshot sees (src/admin/snapshot.ts), not the table as it is. */
+  readonly snapshot?: string | undefined;
+  /** Headers that mark every record, instead of replay=true and replayed_at. */
+  readonly marker?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface ReplayDeps {
@@ -139,7 +143,8 @@ export async function replay(deps: ReplayDeps, request: ReplayRequest): Promise<
     deps.hooks?.progress?.({ ...summary, elapsedMs: performance.now() - started });
   const send = request.dryRun ? null : sender(deps, request, summary);
   const plan = planner(deps, request, summary);
-  const pages = readOutbox(deps.db, deps.table, request.selection, deps.batchMaxEvents, order);
+  const { db, table, batchMaxEvents } = deps;
+  const pages = readOutbox(db, table, request.selection, batchMaxEvents, order, request.snapshot);
   try {
     for await (const rows of pages) {
       summary.selected += rows.length;
@@ -253,7 +258,7 @@ function sender(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary
       firstSentAt ??= performance.now();
       if (request.rate)
         await sleepUntil(firstSentAt + ((summary.sent + batch.length - 1) * 1000) / request.rate);
-      await publish(sink, await deps.encoder.seal(batch)); // schema ids from the registry, if used
+      await publish(sink, await deps.encoder.seal(batch), request.marker); // sealing: schema ids
       batch.forEach((r) => countEvent(deps.hooks, summary, r));
       summary.sent += batch.length;
       lastAcknowledged = batch[batch.length - 1];
@@ -273,13 +278,20 @@ function countEvent(hooks: ReplayHooks | undefined, summary: ReplaySummary, r: P
   hooks?.event?.({ id: r.event.id, topic: r.topic, key, eventType: r.event.eventType });
 }
 
-async function publish(sink: KafkaSink, batch: readonly Sealed<PlannedRecord>[]): Promise<void> {
-  const replayedAt = new Date().toISOString();
+async function publish(
+  sink: KafkaSink,
+  batch: readonly Sealed<PlannedRecord>[],
+  marker?: Readonly<Record<string, string>>,
+): Promise<void> {
+  const mark = marker ?? {
+    [REPLAY_HEADER]: 'true',
+    [REPLAYED_AT_HEADER]: new Date().toISOString(),
+  };
   const records = batch.map(({ topic, key, value, headers }) => ({
     topic,
     key,
     value,
-    headers: { ...headers, [REPLAY_HEADER]: 'true', [REPLAYED_AT_HEADER]: replayedAt },
+    headers: { ...headers, ...mark },
   }));
   let topics: ReadonlyMap<string, TopicState>;
   try {

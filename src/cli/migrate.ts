@@ -1,17 +1,24 @@
 /** `outbox-relay migrate`: creates the outbox table, its publication and the slot. */
 import { Command } from 'commander';
+import { createSlotWithSnapshot, type SnapshotResult } from '../admin/snapshot.ts';
+import { snapshotWithExactlyOnce } from '../config/schema.ts';
+import { encoderFrom, routerFrom } from '../pipeline/create.ts';
+import { createLogger } from '../ops/logger.ts';
+import { createKafkaSink } from '../publish/kafka.ts';
+import { kafkaClientOptions } from '../publish/kafka-security.ts';
 import { loadMigrations, migrate } from '../db/migrator.ts';
 import { MIGRATIONS_DIR } from '../db/paths.ts';
 import { openDb } from '../db/connect.ts';
 import { enableSlotFailover, serverTimeline, slotActivePid, slotFailover } from '../db/slots.ts';
 import type { Db } from '../db/client.ts';
 import type { RelayConfig } from '../config/schema.ts';
-import { errorMessage } from '../domain/errors.ts';
+import { errorMessage, RelayError } from '../domain/errors.ts';
+import { formatLsn } from '../domain/lsn.ts';
 import { ensureSlot, lostSlotError, slotHistoryReason } from '../source/slot.ts';
 import { addSettingFlags, configFromFlags, EXIT, reportError } from './common.ts';
 
 /** `--no-slot` sets `slot` to false. */
-type MigrateOptions = { readonly json?: true; readonly slot: boolean };
+type MigrateOptions = { readonly json?: true; readonly slot: boolean; readonly snapshot?: true };
 
 export function migrateCommand(): Command {
   const command = new Command('migrate')
@@ -19,15 +26,25 @@ export function migrateCommand(): Command {
       'Apply the numbered SQL migrations (outbox table, publication), then create the replication slot if missing, so that no event written from now on is missed. Safe to run again.',
     )
     .option('--json', 'print the result as JSON')
-    .option('--no-slot', 'do not create the replication slot');
-  addSettingFlags(command, ['pgUrl', 'outboxTable', 'publication', 'slot']);
+    .option('--no-slot', 'do not create the replication slot')
+    .option(
+      '--snapshot',
+      'when the slot is missing, first publish the rows already in the outbox (each with the header snapshot: true), then create the slot exactly where they end (see README "Rows that exist before the slot"); needs Kafka',
+    );
+  addSettingFlags(command, ['pgUrl', 'kafkaBrokers', 'outboxTable', 'publication', 'slot']);
   return command.action(async (options: MigrateOptions) => {
     process.exitCode = await runMigrate(options).catch(reportError);
   });
 }
 
 async function runMigrate(options: MigrateOptions): Promise<number> {
-  const { config } = configFromFlags(options, ['kafkaBrokers']);
+  const snapshot = options.snapshot === true && options.slot !== false;
+  const { config } = configFromFlags(options, snapshot ? [] : ['kafkaBrokers']);
+  if (snapshot && config.delivery === 'exactly-once')
+    throw new RelayError(
+      'CONFIG_INVALID',
+      snapshotWithExactlyOnce('migrate --snapshot', 'or run migrate without --snapshot'),
+    );
   const target = {
     schema: config.outboxSchema,
     table: config.outboxTable,
@@ -36,10 +53,22 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
   const db = await openDb(config.pgUrl, 'migrate');
   try {
     const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
+    let snapshotResult: SnapshotResult | null = null;
+    const createWithSnapshot = async () => {
+      snapshotResult = await withSnapshot(db, config);
+      return snapshotResult.consistentPoint;
+    };
     const slot =
       options.slot === false
         ? null
-        : await ensureSlot(db, config.slot, true, () => refuseAfterPromotion(config));
+        : await ensureSlot(
+            db,
+            config.slot,
+            true,
+            () => refuseAfterPromotion(config),
+            snapshot ? createWithSnapshot : undefined,
+          );
+    const snapshotted = snapshotResult as SnapshotResult | null;
     const found = slot ? await slotFailover(db, config.slot) : null;
     const turnedOn = found === false ? await turnOnFailover(db, config) : null;
     const failover = turnedOn === null ? found : turnedOn.ok;
@@ -50,6 +79,7 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
       slotFailover: failover,
       ...(turnedOn === null ? {} : { slotFailoverTurnedOn: turnedOn.ok }),
       ...(turnedOn?.ok === false ? { slotFailoverError: turnedOn.error } : {}),
+      ...(snapshotted ? snapshotSummary(snapshotted) : {}),
     };
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
@@ -57,6 +87,8 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
       if (result.applied.length === 0) process.stdout.write('migrations: up to date\n');
       if (slot)
         process.stdout.write(`slot ${config.slot}: ${slot.created ? 'created' : 'exists'}\n`);
+      if (snapshotted) process.stdout.write(`${snapshotText(snapshotted)}\n`);
+      else if (snapshot && slot) process.stdout.write('snapshot: none (the slot exists)\n');
       if (turnedOn?.ok) process.stdout.write(`slot ${config.slot}: failover turned on\n`);
       if (slot) process.stdout.write(`${failoverText(config.slot, failover)}\n`);
       if (turnedOn?.ok === false) process.stderr.write(`${turnedOn.error}\n`);
@@ -65,6 +97,50 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
   } finally {
     await db.end();
   }
+}
+
+/** The snapshot with a Kafka producer of its own, ended after it. */
+async function withSnapshot(db: Db, config: RelayConfig): Promise<SnapshotResult> {
+  const sink = createKafkaSink({
+    ...kafkaClientOptions(config),
+    partitions: config.topicPartitions,
+    replicationFactor: config.topicReplicationFactor,
+    logger: createLogger('warn', process.stderr),
+  });
+  await sink.connect();
+  try {
+    return await createSlotWithSnapshot({
+      pgUrl: config.pgUrl,
+      db,
+      slot: config.slot,
+      table: { schema: config.outboxSchema, table: config.outboxTable },
+      sink,
+      encoder: encoderFrom(config),
+      router: routerFrom(config),
+      batchMaxEvents: config.batchMaxEvents,
+      batchMaxBytes: config.batchMaxBytes,
+    });
+  } finally {
+    await sink.disconnect().catch(() => undefined);
+  }
+}
+
+function snapshotSummary(result: SnapshotResult) {
+  const { selected, sent, skipped, order } = result.published;
+  return {
+    snapshot: {
+      selected,
+      sent,
+      skipped,
+      order,
+      consistentPoint: formatLsn(result.consistentPoint),
+    },
+  };
+}
+
+function snapshotText(result: SnapshotResult): string {
+  const { sent, skipped } = result.published;
+  return `snapshot: ${sent} events published (${skipped} skipped), the slot streams from ${formatLsn(result.consistentPoint)}`;
 }
 
 /**

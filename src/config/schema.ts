@@ -504,6 +504,12 @@ export const SETTINGS = {
     default: 'true',
     doc: 'Create the replication slot at start when it is missing. With false, a missing slot stops the relay.',
   }),
+  snapshot: setting({
+    env: 'RELAY_SNAPSHOT',
+    schema: z.enum(['never', 'initial'], { error: 'must be never or initial' }),
+    default: 'never',
+    doc: '`initial`: when `run` creates the missing slot, it first publishes the rows already in the outbox (from a snapshot exported with a temporary slot, each record with the header `snapshot: true`), then streams from exactly where that snapshot ends; a slot that exists is never snapshotted. `never`: a new slot streams only what is written from then on. Not with `RELAY_DELIVERY=exactly-once`. See "Rows that exist before the slot".',
+  }),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -511,6 +517,14 @@ export type SettingName = keyof typeof SETTINGS;
 export type RelayConfig = {
   readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']>;
 };
+
+/**
+ * Why an initial snapshot (`what`) and exactly-once delivery are refused together, and what to
+ * do. Exactly-once would need the whole snapshot in one Kafka transaction with a checkpoint.
+ */
+export function snapshotWithExactlyOnce(what: string, instead: string): string {
+  return `${what} cannot be used with RELAY_DELIVERY=exactly-once: the snapshot is published outside Kafka transactions and checkpoints, and one interrupted is published again whole, so read_committed consumers could see its events twice; take it with "outbox-relay migrate --snapshot" under RELAY_DELIVERY=at-least-once, then run exactly-once, ${instead}`;
+}
 
 /**
  * Rules between settings, checked once every setting is valid on its own. Each returns what is
@@ -543,6 +557,10 @@ export const RULES: readonly ((config: RelayConfig) => string | null)[] = [
   ({ kafkaClient, delivery }) =>
     kafkaClient === 'platformatic' && delivery === 'exactly-once'
       ? 'RELAY_KAFKA_CLIENT=platformatic does not support RELAY_DELIVERY=exactly-once (Kafka transactions): set RELAY_KAFKA_CLIENT=kafkajs, or RELAY_DELIVERY=at-least-once'
+      : null,
+  ({ snapshot, delivery }) =>
+    snapshot === 'initial' && delivery === 'exactly-once'
+      ? snapshotWithExactlyOnce('RELAY_SNAPSHOT=initial', 'or set RELAY_SNAPSHOT=never')
       : null,
   ({ walSenderTimeoutMs, statusIntervalMs }) =>
     walSenderTimeoutMs !== 0 && walSenderTimeoutMs < 3 * statusIntervalMs

@@ -148,17 +148,43 @@ export async function aggregatesWithSeveralEvents(
   return rows[0]?.n ?? 0;
 }
 
-/** The selected rows in the given order, a page at a time. */
+/**
+ * The selected rows in the given order, a page at a time. With `snapshot` (an exported
+ * snapshot's name, src/db/snapshot.ts), every row is read in one transaction that imports it:
+ * the rows that snapshot sees, none committed later.
+ */
 export function readOutbox(
   db: Db,
   table: OutboxTable,
   selection: OutboxSelection,
   pageSize: number,
   order: ReplayOrder = 'created-at',
+  snapshot?: string,
 ): AsyncGenerator<OutboxTextRow[]> {
-  return order === 'commit'
-    ? readInCommitOrder(db, table, selection, pageSize)
-    : readInCreatedAtOrder(db, table, selection, pageSize);
+  if (order === 'commit') return readInCommitOrder(db, table, selection, pageSize, snapshot);
+  const pages = readInCreatedAtOrder(db, table, selection, pageSize);
+  return snapshot === undefined ? pages : inSnapshot(db, table, snapshot, pages);
+}
+
+/** BEGIN, importing `snapshot` when given (it must be the transaction's first statement). */
+export function beginStatements(snapshot?: string): string[] {
+  if (snapshot === undefined) return ['BEGIN'];
+  if (!/^[0-9A-Fa-f-]+$/.test(snapshot)) throw new Error(`not a snapshot name: ${snapshot}`);
+  return ['BEGIN ISOLATION LEVEL REPEATABLE READ', `SET TRANSACTION SNAPSHOT '${snapshot}'`];
+}
+
+async function* inSnapshot(
+  db: Db,
+  table: OutboxTable,
+  snapshot: string,
+  pages: AsyncGenerator<OutboxTextRow[]>,
+): AsyncGenerator<OutboxTextRow[]> {
+  for (const text of beginStatements(snapshot)) await queryPage(db, table, { text });
+  try {
+    yield* pages;
+  } finally {
+    await db.query('ROLLBACK').catch(() => undefined); // read only: nothing to keep
+  }
 }
 
 const CURSOR = 'outbox_relay_replay';
@@ -168,10 +194,11 @@ async function* readInCommitOrder(
   table: OutboxTable,
   selection: OutboxSelection,
   pageSize: number,
+  snapshot?: string,
 ): AsyncGenerator<OutboxTextRow[]> {
   const query = commitOrderQuery(table, selection);
-  await queryPage(db, table, { text: 'BEGIN' });
   try {
+    for (const text of beginStatements(snapshot)) await queryPage(db, table, { text });
     await queryPage(db, table, {
       text: `DECLARE ${CURSOR} NO SCROLL CURSOR WITH HOLD FOR ${query.text}`,
       values: query.values ?? [],

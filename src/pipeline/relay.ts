@@ -47,6 +47,8 @@ import {
   type TimelineHistory,
 } from '../ack/resume.ts';
 import { isUnknownTopic } from '../admin/offsets.ts';
+import { createSlotWithSnapshot } from '../admin/snapshot.ts';
+import type { Db } from '../db/client.ts';
 import { SlotOwnership } from './slot-ownership.ts';
 import { PositionStore } from '../publish/position-store.ts';
 import { pipelineObserver } from './observer.ts';
@@ -298,10 +300,14 @@ export class Relay {
       };
       await checkPublication(db, target);
       this.outboxOid = await outboxOid(db, target);
-      const slot = await ensureSlot(db, config.slot, config.createSlot, () =>
-        this.refuseLostSlot(),
+      const slot = await ensureSlot(
+        db,
+        config.slot,
+        config.createSlot,
+        () => this.refuseLostSlot(),
+        config.snapshot === 'initial' ? () => this.createSlotWithSnapshot(db) : undefined,
       );
-      if (slot.created) {
+      if (slot.created && config.snapshot === 'never') {
         this.log.warn(
           { slot: config.slot, lsn: slot.confirmedFlushLsn && formatLsn(slot.confirmedFlushLsn) },
           'created the replication slot; rows written before it are not relayed (use replay)',
@@ -310,6 +316,37 @@ export class Relay {
     } finally {
       await db.end();
     }
+  }
+
+  /**
+   * RELAY_SNAPSHOT=initial: the rows already in the outbox, then the slot where they end. A
+   * failure before the slot exists (Kafka, a crash) leaves no slot, so the next try snapshots
+   * again: at-least-once, which is why exactly-once refuses this setting.
+   */
+  private async createSlotWithSnapshot(db: Db): Promise<Lsn> {
+    const { config, sink, encoder, router } = this.deps;
+    this.log.info({ slot: config.slot }, 'the slot is missing: publishing the outbox snapshot');
+    await sink.connect(); // before the producer is otherwise needed; connecting again is harmless
+    const result = await createSlotWithSnapshot({
+      pgUrl: config.pgUrl,
+      db,
+      slot: config.slot,
+      table: { schema: config.outboxSchema, table: config.outboxTable },
+      sink,
+      encoder,
+      router,
+      batchMaxEvents: config.batchMaxEvents,
+      batchMaxBytes: config.batchMaxBytes,
+    });
+    const { sent, skipped } = result.published;
+    const lsn = formatLsn(result.consistentPoint);
+    this.log.warn(
+      { slot: config.slot, lsn, sent, skipped, failover: result.failover },
+      'created the replication slot after publishing the rows already in the outbox',
+    );
+    if (result.failoverError)
+      this.log.warn({ slot: config.slot, err: result.failoverError }, 'could not turn failover on');
+    return result.consistentPoint;
   }
 
   /**

@@ -116,14 +116,16 @@ export function invalidatedSlotError(slot: string, reason: string, cause?: unkno
 }
 
 /**
- * Creates the slot when missing (if allowed); a slot of another plugin, or one PostgreSQL
- * invalidated, is an error.
+ * Creates the slot when missing (if allowed), with `createMissing` when given (an initial
+ * snapshot, src/admin/snapshot.ts), else at the current position; a slot of another plugin, or
+ * one PostgreSQL invalidated, is an error.
  */
 export async function ensureSlot(
   db: Db,
   slot: string,
   create: boolean,
   beforeCreate?: () => Promise<void>,
+  createMissing: () => Promise<Lsn> = () => createSlot(db, slot),
 ): Promise<SlotState> {
   const existing = await readSlotInfo(db, slot);
   if (existing) {
@@ -149,7 +151,7 @@ export async function ensureSlot(
     });
   }
   await beforeCreate?.();
-  return { created: true, confirmedFlushLsn: await createSlot(db, slot) };
+  return { created: true, confirmedFlushLsn: await createMissing() };
 }
 
 /** What says whether a relay streamed from this database before its slot went missing. */

@@ -29,10 +29,11 @@ export interface Scenario {
 export async function scenario(
   label: string,
   extraEnv: Record<string, string> = {},
+  options: { slot?: boolean } = {},
 ): Promise<Scenario> {
   const { pgUrl, kafkaBrokers } = await services();
   const names = uniqueNames(label);
-  await prepareOutbox(pgUrl, names);
+  await prepareOutbox(pgUrl, names, options);
   const pool = new pg.Pool({ connectionString: pgUrl, max: 2 });
   pool.on('error', () => undefined); // Postgres restarts are part of some scenarios
   return {

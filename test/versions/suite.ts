@@ -100,6 +100,47 @@ export function versionSuite(major: number): void {
       });
     });
 
+    test(`migrate --snapshot publishes the rows already there, then the slot streams from where they end ${on}`, async (t) => {
+      const names = uniqueNames(`pg${major}_snapshot`);
+      await prepareOutbox(pgUrl, names, { slot: false });
+      const pool = new pg.Pool({ connectionString: pgUrl, max: 2 });
+      cleanups.push(async () => {
+        await pool.end();
+        await dropOutbox(pgUrl, names);
+      });
+      const s = {
+        names,
+        env: relayEnv(pgUrl, brokers, names),
+        pgUrl,
+        brokers,
+        pool,
+        cleanup: () => Promise.resolve(),
+      };
+      const transactions = planEvents({ total: 600, aggregates: 40, sizes: [1, 30, 4, 9] });
+      await writeTransactions(pool, names, transactions.slice(0, 20));
+      const migrated = await runCli(['migrate', '--snapshot', '--json'], s.env);
+      assert.equal(migrated.code, 0, migrated.stderr);
+      const summary = JSON.parse(migrated.stdout) as {
+        slotFailover: boolean | null;
+        snapshot: { sent: number };
+      };
+      assert.equal(summary.snapshot.sent, transactions.slice(0, 20).flat().length);
+      assert.equal(summary.slotFailover, major >= 17 ? true : null);
+      const relay = spawnRelay(s.env);
+      try {
+        await writeTransactions(pool, names, transactions.slice(20));
+        const count = await readBack(s, transactions.flat());
+        t.diagnostic(`${on}: ${JSON.stringify(count)}`);
+        assert.deepEqual(
+          { lost: count.lost, duplicated: count.duplicated, reordered: count.reordered },
+          { lost: 0, duplicated: 0, reordered: 0 },
+          JSON.stringify(count),
+        );
+      } finally {
+        await stopRelay(relay);
+      }
+    });
+
     test(`relays events in order, without loss or duplicates, and confirms the slot past idle WAL ${on}`, async (t) => {
       const s = await outbox('e2e');
       const transactions = planEvents({ total: 1500, aggregates: 100, sizes: [1, 50, 7, 200, 3] });
