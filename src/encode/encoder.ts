@@ -237,3 +237,16 @@ function encodeError(
     cause,
   });
 }
+
+/**
+ * RELAY_VALUE_FORMAT=raw: the value is the payload column's text in UTF-8, as a String or JSON
+ * converter of Debezium's would send it; keys stay plain UTF-8.
+ */
+export function createRawEncoder(): EventEncoder {
+  return {
+    encodeValue: (event) => unsealed(Buffer.from(event.payload, 'utf8')),
+    // Complete at once: no schema id to wait for.
+    seal: <R extends SealableRecord>(records: readonly R[]) =>
+      Promise.resolve(records as unknown as Sealed<R>[]),
+  };
+}

@@ -25,8 +25,13 @@ export interface JavaRecord {
   aggregateId: string | null;
   key: string | null;
   payload: string | null;
+  /** The record's headers, name to UTF-8 value. */
+  headers: Record<string, string>;
   undecodable: string | null;
 }
+
+/** How the values were written: the relay's Avro envelope, or RELAY_VALUE_FORMAT=raw. */
+export type JavaReadMode = 'avro' | 'raw';
 
 export interface JavaCount extends DeliveryCount {
   undecodable: number;
@@ -41,9 +46,11 @@ export async function readAllWithJava(
   brokers: readonly string[],
   topics: readonly string[],
   isolation: 'read_committed' | 'read_uncommitted' = 'read_uncommitted',
+  mode: JavaReadMode = 'avro',
 ): Promise<JavaRecord[]> {
   const classpath = `${await avroJavaClasspath()}:${kafkaClientsClasspath()}`;
-  const args = ['-cp', classpath, PROGRAM, brokers.join(','), isolation, ENVELOPE, ...topics];
+  const schema = mode === 'raw' ? 'raw' : ENVELOPE;
+  const args = ['-cp', classpath, PROGRAM, brokers.join(','), isolation, schema, ...topics];
   const output = await runJava(args);
   const known = new Set(topics);
   return output
@@ -61,14 +68,18 @@ export async function countWithJava(
   brokers: readonly string[],
   topicOf: (event: TestEvent) => string,
   events: readonly TestEvent[],
-  options: { timeoutMs?: number; isolation?: 'read_committed' | 'read_uncommitted' } = {},
+  options: {
+    timeoutMs?: number;
+    isolation?: 'read_committed' | 'read_uncommitted';
+    mode?: JavaReadMode;
+  } = {},
 ): Promise<JavaCount> {
   const topics = [...new Set(events.map(topicOf))];
   const expected = new Set(events.map((e) => e.id));
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   let records: JavaRecord[] = [];
   for (;;) {
-    records = await readAllWithJava(brokers, topics, options.isolation);
+    records = await readAllWithJava(brokers, topics, options.isolation, options.mode);
     const seen = new Set(records.map((r) => r.eventId));
     if ([...expected].every((id) => seen.has(id)) || Date.now() > deadline) break;
     await sleep(1_000);
@@ -90,7 +101,7 @@ export async function countWithJava(
 }
 
 function toRecord(f: string[]): JavaRecord {
-  const [topic = '', partition, offset = '', javaPartition, a, b, key, payload] = f;
+  const [topic = '', partition, offset = '', javaPartition, a, b, key, payload, headers] = f;
   const base = {
     topic,
     partition: Number(partition),
@@ -104,6 +115,7 @@ function toRecord(f: string[]): JavaRecord {
       aggregateId: null,
       key: null,
       payload: null,
+      headers: {},
       undecodable: b ?? '',
     };
   return {
@@ -112,8 +124,18 @@ function toRecord(f: string[]): JavaRecord {
     aggregateId: b ?? null,
     key: key ?? null,
     payload: Buffer.from(payload ?? '', 'base64').toString('utf8'),
+    headers: parseHeaderLines(Buffer.from(headers ?? '', 'base64').toString('utf8')),
     undecodable: null,
   };
+}
+
+function parseHeaderLines(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of text.split('\n').filter(Boolean)) {
+    const at = line.indexOf('=');
+    headers[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return headers;
 }
 
 function runJava(args: string[]): Promise<string> {
