@@ -66,11 +66,14 @@ export const COLUMN_SETTINGS: Readonly<Record<ColumnRole, string>> = {
 export const KEY_COLUMN_SETTING = 'RELAY_KEY_COLUMN';
 export const ADDITIONAL_COLUMNS_SETTING = 'RELAY_ADDITIONAL_COLUMNS';
 
-/** A column sent along as a Kafka header (Debezium's `table.fields.additional.placement`). */
+/**
+ * A column sent along as a Kafka header, or as an optional string field appended to the Avro
+ * envelope (Debezium's `table.fields.additional.placement`).
+ */
 export interface AdditionalColumn {
   readonly column: string;
-  readonly placement: 'header';
-  /** The header's name. */
+  readonly placement: 'header' | 'envelope';
+  /** The header's or field's name. */
   readonly name: string;
 }
 
@@ -247,9 +250,26 @@ export function compileRelation(
   };
 }
 
+/** The envelope's own fields, which an additional envelope field may not be named like. */
+const ENVELOPE_FIELDS = new Set([
+  'event_id',
+  'event_type',
+  'aggregate_type',
+  'aggregate_id',
+  'created_at',
+  'payload',
+  'headers',
+]);
+const AVRO_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Envelope fields appended for RELAY_ADDITIONAL_COLUMNS, in order. */
+export function envelopeFieldNames(mapping: OutboxMapping): string[] {
+  return mapping.additional.filter((a) => a.placement === 'envelope').map((a) => a.name);
+}
+
 /**
- * RELAY_ADDITIONAL_COLUMNS: `column:header[:name]`, comma-separated. Returns the list, or what
- * is wrong with it.
+ * RELAY_ADDITIONAL_COLUMNS: `column:header[:name]` or `column:envelope[:name]`, comma-separated.
+ * Returns the list, or what is wrong with it.
  */
 export function parseAdditionalColumns(text: string): AdditionalColumn[] | string {
   const result: AdditionalColumn[] = [];
@@ -260,9 +280,19 @@ export function parseAdditionalColumns(text: string): AdditionalColumn[] | strin
     const [column = '', placement = '', name, ...rest] = item.split(':');
     if (column === '' || placement === '' || rest.length > 0 || name === '')
       return `"${item}" is not column:header[:name]`;
-    if (placement !== 'header')
-      return `"${item}": the placement must be header (envelope fields are not supported yet)`;
-    result.push({ column, placement, name: name ?? column });
+    if (placement !== 'header' && placement !== 'envelope')
+      return `"${item}": the placement must be header or envelope`;
+    const field = name ?? column;
+    if (placement === 'envelope') {
+      if (!AVRO_NAME.test(field))
+        return `"${item}": an envelope field name must be letters, digits and _ (an Avro name)`;
+      if (
+        ENVELOPE_FIELDS.has(field) ||
+        result.some((r) => r.name === field && r.placement === placement)
+      )
+        return `"${item}": the envelope already has a field "${field}"; give it another name`;
+    }
+    result.push({ column, placement, name: field });
   }
   return result;
 }

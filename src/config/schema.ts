@@ -319,7 +319,7 @@ export const SETTINGS = {
       return parsed;
     }),
     default: '',
-    doc: "More columns sent along as Kafka headers, like Debezium's `table.fields.additional.placement`: `column:header[:name]`, comma-separated (the header is named like the column unless `name` is given). A NULL value sends no header.",
+    doc: "More columns sent along, like Debezium's `table.fields.additional.placement`: `column:header[:name]` as a Kafka header (a NULL value sends none), `column:envelope[:name]` as an optional string field appended to the Avro envelope (null for NULL; a compatible schema change), comma-separated; named like the column unless `name` is given.",
   }),
   valueFormat: setting({
     env: 'RELAY_VALUE_FORMAT',

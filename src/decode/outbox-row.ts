@@ -109,20 +109,21 @@ export function rowToEvent(
     position,
   };
   if (at.key !== at.aggregateId) event.key = value(at.key) as string;
-  if (at.additional.length > 0) event.extraHeaders = additionalHeaders(at, value);
+  if (at.additional.length > 0) addAdditional(event, at, value);
   return { ok: true, event };
 }
 
-function additionalHeaders(
+/** RELAY_ADDITIONAL_COLUMNS: a NULL sends no header, and null in an envelope field. */
+function addAdditional(
+  event: { extraHeaders?: Record<string, string>; envelopeFields?: Record<string, string | null> },
   at: CompiledRelation,
   value: (index: number) => string | null,
-): Record<string, string> {
-  const headers: Record<string, string> = {};
+): void {
   for (const extra of at.additional) {
     const v = value(extra.index);
-    if (v !== null) headers[extra.name] = v;
+    if (extra.placement === 'envelope') (event.envelopeFields ??= {})[extra.name] = v;
+    else if (v !== null) (event.extraHeaders ??= {})[extra.name] = v;
   }
-  return headers;
 }
 
 const JSON_TYPE_OIDS = new Set([114 /* json */, 3802 /* jsonb */]);

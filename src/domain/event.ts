@@ -46,4 +46,6 @@ export interface OutboxEvent {
   readonly key?: string;
   /** Columns placed as Kafka headers (RELAY_ADDITIONAL_COLUMNS), by header name. */
   readonly extraHeaders?: Readonly<Record<string, string>>;
+  /** Columns placed as envelope fields (RELAY_ADDITIONAL_COLUMNS), by field name; null: NULL. */
+  readonly envelopeFields?: Readonly<Record<string, string | null>>;
 }

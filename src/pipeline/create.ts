@@ -1,7 +1,7 @@
 /** Builds a relay and its Kafka sink from the configuration: the one wiring `run` and tests share. */
 import type { RelayConfig } from '../config/schema.ts';
 import { createEventEncoder, createRawEncoder, type EventEncoder } from '../encode/encoder.ts';
-import { outboxMapping, type OutboxMapping } from '../config/outbox-mapping.ts';
+import { envelopeFieldNames, outboxMapping, type OutboxMapping } from '../config/outbox-mapping.ts';
 import { registryClientFrom, type RegistryClient } from '../encode/registry-client.ts';
 import { registryWireFormat } from '../encode/registry-wire-format.ts';
 import { refuseIncompatible } from '../encode/schema-check.ts';
@@ -47,6 +47,7 @@ export function encoderFrom(
     ...(config.schemaDir ? { schemas: loadSchemaDirectory(config.schemaDir) } : {}),
     withoutSchema: config.eventsWithoutSchema,
     avroKeys: config.keyFormat === 'avro',
+    envelopeFields: envelopeFieldNames(mappingFrom(config)),
     ...(registry
       ? {
           wireFormat: registryWireFormat({

@@ -2,13 +2,17 @@
  * Any outbox table layout (issue 14): a table shaped like Debezium's default outbox, which
  * `migrate` only publishes, relayed with RELAY_OUTBOX_LAYOUT=debezium and RELAY_VALUE_FORMAT=raw
  * under a writer and counted by the independent Java reader; a custom mapping with its own key
- * column and additional columns as headers; a mapped column the table lacks; and replay through
- * the same mapping.
+ * column and additional columns as headers and envelope fields; a mapped column the table
+ * lacks; and replay through the same mapping.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { quoteIdent } from '../../src/db/sql.ts';
+import { extendedEnvelopeSchema } from '../../src/encode/envelope.ts';
 import {
   dropOutbox,
   planEvents,
@@ -163,15 +167,21 @@ const CUSTOM_ENV = {
   RELAY_COLUMN_CREATED_AT: 'at',
   RELAY_COLUMN_HEADERS: 'none',
   RELAY_KEY_COLUMN: 'tenant',
-  RELAY_ADDITIONAL_COLUMNS: 'region:header,tenant:header:x-tenant',
+  RELAY_ADDITIONAL_COLUMNS: 'region:header,tenant:header:x-tenant,region:envelope:region_code',
 };
 
 const tenantOf = (e: TestEvent) => `tenant-${Number(e.aggregateId.slice(4)) % 5}`;
 
-test('relays a custom mapping with its key column and additional columns as headers, in the Avro envelope', async () => {
+test('relays a custom mapping with its key column and additional columns as headers and envelope fields, in the Avro envelope', async () => {
   const names = await tableOf('custom', CUSTOM_TABLE);
   const env = relayEnv(pgUrl, brokers, names, CUSTOM_ENV);
   assert.equal((await migrateJson(env)).foreignTable, true);
+  // Avro Java reads the relay's records with the envelope and its appended field.
+  const schemaDir = mkdtempSync(join(tmpdir(), 'layout-'));
+  const schemaFile = join(schemaDir, 'envelope.avsc');
+  const extended = extendedEnvelopeSchema(['region_code']).type.schema({ exportAttrs: true });
+  writeFileSync(schemaFile, JSON.stringify(extended));
+  cleanups.push(() => Promise.resolve(rmSync(schemaDir, { recursive: true })));
   const transactions = planEvents({ total: 300, aggregates: 20, sizes: [1, 4] });
   const events = transactions.flat();
   const relay = spawnRelay(env);
@@ -198,6 +208,7 @@ test('relays a custom mapping with its key column and additional columns as head
     }
     const count = await countWithJava(brokers, (e) => names.topic(e.aggregateType), events, {
       timeoutMs: 30_000,
+      envelopeFile: schemaFile,
     });
     assert.deepEqual(
       { lost: count.lost, duplicated: count.duplicated, reordered: count.reordered },
@@ -209,7 +220,8 @@ test('relays a custom mapping with its key column and additional columns as head
     assert.equal(await stopRelay(relay), 0);
   }
   const topics = [...new Set(events.map((e) => names.topic(e.aggregateType)))];
-  const records = await readAllWithJava(brokers, topics);
+  const records = await readAllWithJava(brokers, topics, 'read_uncommitted', 'avro', schemaFile);
+  assert.equal(records.length, events.length);
   const byId = new Map(events.map((e) => [e.id, e]));
   for (const record of records) {
     const event = byId.get(record.eventId ?? '');
@@ -219,6 +231,7 @@ test('relays a custom mapping with its key column and additional columns as head
     assert.equal(record.headers['x-tenant'], tenantOf(event));
     assert.equal(record.headers.region, event.seq % 2 === 0 ? 'eu' : undefined, 'NULL: no header');
     assert.equal(record.headers.id, undefined, 'the id header is the debezium layout only');
+    assert.equal(record.record?.region_code, event.seq % 2 === 0 ? 'eu' : null);
   }
 });
 

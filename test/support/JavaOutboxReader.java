@@ -29,13 +29,15 @@ import org.apache.kafka.common.utils.Utils;
  * bug in a decoder of ours. No consumer group: every partition is assigned and read from the
  * beginning to the end offsets taken at start.
  *
- * Arguments: bootstrap servers, isolation level, the envelope schema file (or "raw": values are
+ * Arguments: bootstrap servers, isolation level, the envelope schema file (a version with
+ * appended fields reads any envelope; or "raw": values are
  * the payload as stored, RELAY_VALUE_FORMAT=raw, the event id in the `id` header and the
  * aggregate id the key), then the topics.
  * Output, one line per record, tab-separated: topic, partition, offset, the key's partition as
  * Kafka's Java producer computes it, event_id, aggregate_id, the key, payload (base64), the
- * headers (base64 of name=value lines). A value that does not decode prints "undecodable" and
- * the reason in place of the last six fields.
+ * headers (base64 of name=value lines), and for Avro the whole record as Avro Java prints it
+ * (JSON, base64). A value that does not decode prints "undecodable" and the reason in place of
+ * the fields after the key's partition.
  */
 public class JavaOutboxReader {
   public static void main(String[] args) throws Exception {
@@ -100,7 +102,8 @@ public class JavaOutboxReader {
       String payload = event.get("payload").toString();
       return head + event.get("event_id") + "\t" + event.get("aggregate_id") + "\t"
           + keyText + "\t"
-          + Base64.getEncoder().encodeToString(payload.getBytes(StandardCharsets.UTF_8)) + tail;
+          + Base64.getEncoder().encodeToString(payload.getBytes(StandardCharsets.UTF_8)) + tail + "\t"
+          + Base64.getEncoder().encodeToString(event.toString().getBytes(StandardCharsets.UTF_8));
     } catch (Exception e) {
       return head + "undecodable\t" + String.valueOf(e).replace('\t', ' ').replace('\n', ' ');
     }

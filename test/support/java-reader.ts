@@ -27,6 +27,8 @@ export interface JavaRecord {
   payload: string | null;
   /** The record's headers, name to UTF-8 value. */
   headers: Record<string, string>;
+  /** Avro: the whole decoded envelope as Avro Java prints it (JSON). */
+  record: Record<string, unknown> | null;
   undecodable: string | null;
 }
 
@@ -47,9 +49,10 @@ export async function readAllWithJava(
   topics: readonly string[],
   isolation: 'read_committed' | 'read_uncommitted' = 'read_uncommitted',
   mode: JavaReadMode = 'avro',
+  envelopeFile = ENVELOPE,
 ): Promise<JavaRecord[]> {
   const classpath = `${await avroJavaClasspath()}:${kafkaClientsClasspath()}`;
-  const schema = mode === 'raw' ? 'raw' : ENVELOPE;
+  const schema = mode === 'raw' ? 'raw' : envelopeFile;
   const args = ['-cp', classpath, PROGRAM, brokers.join(','), isolation, schema, ...topics];
   const output = await runJava(args);
   const known = new Set(topics);
@@ -72,6 +75,8 @@ export async function countWithJava(
     timeoutMs?: number;
     isolation?: 'read_committed' | 'read_uncommitted';
     mode?: JavaReadMode;
+    /** An envelope schema with appended fields (RELAY_ADDITIONAL_COLUMNS, `envelope`). */
+    envelopeFile?: string;
   } = {},
 ): Promise<JavaCount> {
   const topics = [...new Set(events.map(topicOf))];
@@ -79,7 +84,13 @@ export async function countWithJava(
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   let records: JavaRecord[] = [];
   for (;;) {
-    records = await readAllWithJava(brokers, topics, options.isolation, options.mode);
+    records = await readAllWithJava(
+      brokers,
+      topics,
+      options.isolation,
+      options.mode,
+      options.envelopeFile,
+    );
     const seen = new Set(records.map((r) => r.eventId));
     if ([...expected].every((id) => seen.has(id)) || Date.now() > deadline) break;
     await sleep(1_000);
@@ -101,7 +112,7 @@ export async function countWithJava(
 }
 
 function toRecord(f: string[]): JavaRecord {
-  const [topic = '', partition, offset = '', javaPartition, a, b, key, payload, headers] = f;
+  const [topic = '', partition, offset = '', javaPartition, a, b, key, payload, headers, whole] = f;
   const base = {
     topic,
     partition: Number(partition),
@@ -116,6 +127,7 @@ function toRecord(f: string[]): JavaRecord {
       key: null,
       payload: null,
       headers: {},
+      record: null,
       undecodable: b ?? '',
     };
   return {
@@ -125,6 +137,9 @@ function toRecord(f: string[]): JavaRecord {
     key: key ?? null,
     payload: Buffer.from(payload ?? '', 'base64').toString('utf8'),
     headers: parseHeaderLines(Buffer.from(headers ?? '', 'base64').toString('utf8')),
+    record: whole
+      ? (JSON.parse(Buffer.from(whole, 'base64').toString('utf8')) as Record<string, unknown>)
+      : null,
     undecodable: null,
   };
 }

@@ -122,7 +122,7 @@ test('reads a Debezium timestamp column and tracingspancontext when the table ha
   assert.deepEqual(result.event.headers, { traceparent: '00-abc-def-01' });
 });
 
-test('takes the key from RELAY_KEY_COLUMN and additional columns as headers, a NULL one left out', () => {
+test('takes the key from RELAY_KEY_COLUMN and additional columns as headers (a NULL one left out) and envelope fields (NULL kept)', () => {
   const row = { ...DEBEZIUM_ROW, tenant: 'acme', region: null, zone: 'z1' };
   const { relation, values } = sent(row);
   const custom = mapping({
@@ -131,12 +131,15 @@ test('takes the key from RELAY_KEY_COLUMN and additional columns as headers, a N
     additionalColumns: [
       { column: 'region', placement: 'header', name: 'region' },
       { column: 'zone', placement: 'header', name: 'x-zone' },
+      { column: 'region', placement: 'envelope', name: 'region' },
+      { column: 'zone', placement: 'envelope', name: 'zone' },
     ],
   });
   const result = rowToEvent(relation, values, POSITION, rowDecoder(relation, custom), 0n);
   assert.ok(result.ok);
   assert.equal(result.event.key, 'acme');
   assert.deepEqual(result.event.extraHeaders, { 'x-zone': 'z1' });
+  assert.deepEqual(result.event.envelopeFields, { region: null, zone: 'z1' });
 });
 
 test('dead-letters a row whose key column is NULL, naming RELAY_KEY_COLUMN', () => {
@@ -183,6 +186,11 @@ test('parses RELAY_ADDITIONAL_COLUMNS and says what is wrong with it', () => {
     { column: 'region', placement: 'header', name: 'region' },
     { column: 'tenant', placement: 'header', name: 'x-tenant' },
   ]);
+  assert.deepEqual(parseAdditionalColumns('region:envelope:region_code'), [
+    { column: 'region', placement: 'envelope', name: 'region_code' },
+  ]);
+  assert.match(parseAdditionalColumns('region:envelope:payload') as string, /already has/);
+  assert.match(parseAdditionalColumns('region:envelope:x-y') as string, /Avro name/);
   assert.deepEqual(parseAdditionalColumns(''), []);
   assert.match(parseAdditionalColumns('region') as string, /column:header/);
   assert.match(parseAdditionalColumns('region:body') as string, /placement/);
