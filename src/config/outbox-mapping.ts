@@ -91,6 +91,11 @@ export interface OutboxMapping {
    * `timestamp` and `tracingspancontext`), unless a setting named them.
    */
   readonly optionalColumns: ReadonlySet<string>;
+  /**
+   * How the headers column is written: a JSON object, or, for Debezium's `tracingspancontext`,
+   * the java.util.Properties text Debezium's tracing writes (`traceparent=00-…` lines).
+   */
+  readonly headersFormat: 'json' | 'properties';
 }
 
 /** The settings the mapping is built from (a slice of RelayConfig). */
@@ -126,8 +131,10 @@ export function outboxMapping(settings: MappingSettings): OutboxMapping {
   if (settings.columnHeaders === '' && preset.headers) optionalColumns.add(preset.headers);
   if (settings.columnCreatedAt === '' && preset.createdAt && settings.outboxLayout !== 'relay')
     optionalColumns.add(preset.createdAt);
+  const debeziumTracing = settings.outboxLayout === 'debezium' && settings.columnHeaders === '';
   return Object.freeze({
     optionalColumns,
+    headersFormat: debeziumTracing ? ('properties' as const) : ('json' as const),
     layout: settings.outboxLayout,
     columns,
     keyColumn: pick(settings.keyColumn, columns.aggregateId),

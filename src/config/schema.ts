@@ -300,7 +300,7 @@ export const SETTINGS = {
     env: 'RELAY_COLUMN_HEADERS',
     schema: optionalColumnName,
     default: '',
-    doc: "Column of the JSON object of headers whose `traceparent` and `tracestate` become Kafka headers (and which fill the envelope's `headers`); `none`: no such column. Empty: the layout's.",
+    doc: "Column of the JSON object of headers whose `traceparent` and `tracestate` become Kafka headers (and which fill the envelope's `headers`); `none`: no such column. Empty: the layout's (with `debezium`, `tracingspancontext`, read as the java.util.Properties text Debezium writes there).",
   }),
   keyColumn: setting({
     env: 'RELAY_KEY_COLUMN',

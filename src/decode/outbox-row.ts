@@ -88,7 +88,11 @@ export function rowToEvent(
     return bad('missing-value', `column "${names.payload}" is null: a raw value cannot be null`);
   const payloadProblem = mapping.valueFormat === 'raw' ? null : jsonTextProblem(at, payload);
   if (payloadProblem) return bad('malformed-payload', payloadProblem);
-  const headers = parseHeaders(value(at.headers), names.headers ?? 'headers');
+  const headerText = value(at.headers);
+  const headers =
+    mapping.headersFormat === 'properties' && headerText !== null
+      ? parseProperties(headerText)
+      : parseHeaders(headerText, names.headers ?? 'headers');
   if (typeof headers === 'string') return bad('malformed-headers', headers);
   let createdAtMicros = commitTimeMicros;
   if (at.createdAt >= 0) {
@@ -182,6 +186,32 @@ function parseHeaders(text: string | null, column: string): Record<string, strin
   } catch (error) {
     return `${column} is not JSON: ${(error as Error).message}`;
   }
+}
+
+/**
+ * java.util.Properties text, as Debezium's outbox tracing stores its span context: `key=value`
+ * (or `key:value`) lines, `#` and `!` comments, backslash escapes. Never malformed: any text
+ * reads as some properties.
+ */
+export function parseProperties(text: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n|\r/)) {
+    const line = raw.trimStart();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    const separator = /(?<!\\)[=:]/.exec(line);
+    const key = separator ? line.slice(0, separator.index) : line;
+    const value = separator ? line.slice(separator.index + 1) : '';
+    result[unescapeProperty(key.trim())] = unescapeProperty(value.trimStart());
+  }
+  return result;
+}
+
+function unescapeProperty(text: string): string {
+  return text.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, c: string) =>
+    c.length === 5
+      ? String.fromCharCode(parseInt(c.slice(1), 16))
+      : (({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[c] ?? c),
+  );
 }
 
 const TIMESTAMPTZ_OID = 1184;

@@ -108,18 +108,19 @@ test('decodes a Debezium row, its time the commit time when the table has no tim
   });
 });
 
-test('reads a Debezium timestamp column and tracingspancontext when the table has them', () => {
+test('reads a Debezium timestamp column, and tracingspancontext as java.util.Properties text, when the table has them', () => {
   const row = {
     ...DEBEZIUM_ROW,
     timestamp: '2026-11-22 03:00:05.123456',
-    tracingspancontext: '{"traceparent": "00-abc-def-01"}',
+    tracingspancontext:
+      '#Mon Dec 07 10:00:00 UTC 2026\ntraceparent=00-abc-def-01\nwith\\:colon : x\\u00e9',
   };
   const { relation, values } = sent(row, { timestamp: 1114 });
   const decoder = rowDecoder(relation, mapping({ outboxLayout: 'debezium' }));
   const result = rowToEvent(relation, values, POSITION, decoder, 0n);
   assert.ok(result.ok);
   assert.equal(result.event.createdAtMicros, COMMIT_TIME);
-  assert.deepEqual(result.event.headers, { traceparent: '00-abc-def-01' });
+  assert.deepEqual(result.event.headers, { traceparent: '00-abc-def-01', 'with:colon': 'xé' });
 });
 
 test('takes the key from RELAY_KEY_COLUMN and additional columns as headers (a NULL one left out) and envelope fields (NULL kept)', () => {
