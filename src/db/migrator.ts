@@ -171,12 +171,24 @@ export async function ensurePublication(db: Db, target: MigrationTarget): Promis
       target.publication,
     ]);
     if (found.rows.length > 0) return false;
+    const table = `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
+    const exists = await db.query('SELECT to_regclass($1) IS NOT NULL AS found', [table]);
+    if ((exists.rows[0] as { found?: boolean } | undefined)?.found !== true) {
+      throw new RelayError(
+        'MIGRATION',
+        `there is no table ${target.schema}.${target.table} to publish: with RELAY_OUTBOX_LAYOUT or RELAY_COLUMN_* naming another layout than the relay's, migrate creates only the publication and the slot`,
+        {
+          hint: 'Create the outbox table first (your own migrations, as for Debezium), or check RELAY_OUTBOX_SCHEMA / RELAY_OUTBOX_TABLE.',
+        },
+      );
+    }
     await db.query(
       `CREATE PUBLICATION ${quoteIdent(target.publication)} FOR TABLE ` +
         `${quoteIdent(target.schema)}.${quoteIdent(target.table)} WITH (publish = 'insert')`,
     );
     return true;
   } catch (error) {
+    if (error instanceof RelayError) throw error;
     throw new RelayError(
       'MIGRATION',
       `cannot create publication ${target.publication}: ${(error as Error).message}`,

@@ -235,7 +235,7 @@ test('relays a custom mapping with its key column and additional columns as head
   }
 });
 
-test('stops with exit code 2 naming the setting and column when the table lacks a mapped column', async () => {
+test('stops with exit code 2 naming the setting and column when the table lacks a mapped column; migrate creates no table of another layout', async () => {
   const names = await tableOf('missing', DEBEZIUM_TABLE);
   const env = relayEnv(pgUrl, brokers, names, {
     ...DEBEZIUM_ENV,
@@ -248,6 +248,10 @@ test('stops with exit code 2 naming the setting and column when the table lacks 
   assert.equal(result.code, 2, output);
   assert.match(output, /RELAY_COLUMN_EVENT_TYPE names column \\?"event_kind\\?"/);
   assert.match(output, /RELAY_ADDITIONAL_COLUMNS names column \\?"region\\?"/);
+  const absent = relayEnv(pgUrl, brokers, uniqueNames('absent'), DEBEZIUM_ENV);
+  const refused = await runCli(['migrate'], absent);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /no table public\.outbox_absent_\w+ to publish/);
   const replayed = await runCli(['replay', '--all', '--dry-run'], env);
   assert.equal(replayed.code, 2, replayed.stdout + replayed.stderr);
   assert.match(replayed.stdout + replayed.stderr, /RELAY_COLUMN_EVENT_TYPE/);
