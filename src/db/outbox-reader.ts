@@ -383,6 +383,6 @@ const READ_HINTS: Readonly<Record<string, string>> = {
   '42P01':
     'Check RELAY_OUTBOX_SCHEMA and RELAY_OUTBOX_TABLE (--table), or run "outbox-relay migrate".',
   '3F000': 'Check RELAY_OUTBOX_SCHEMA, or run "outbox-relay migrate".',
-  '42703': `The table must have the outbox columns (${OUTBOX_COLUMNS.join(', ')}): check RELAY_OUTBOX_TABLE.`,
+  '42703': `The table must have the mapped outbox columns (by default ${OUTBOX_COLUMNS.join(', ')}): check RELAY_OUTBOX_TABLE, RELAY_OUTBOX_LAYOUT and RELAY_COLUMN_*.`,
   '42501': 'Grant the role in RELAY_PG_URL SELECT on the outbox table.',
 };
