@@ -13,12 +13,13 @@
  * not commit in, and random ids within one transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rowToEvent } from '../decode/outbox-row.ts';
+import { rowDecoder, rowToEvent } from '../decode/outbox-row.ts';
 import type { Relation } from '../decode/pgoutput.ts';
 import {
   aggregatesWithSeveralEvents,
   commitOrderSupport,
   readOutbox,
+  tableColumns,
   type CommitOrderSupport,
   type OutboxSelection,
   type OutboxTable,
@@ -30,7 +31,12 @@ import { errorMessage, RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
 import { INVALID_LSN } from '../domain/lsn.ts';
 import type { Db } from '../db/client.ts';
-import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
+import {
+  mappedColumns,
+  missingColumns,
+  missingColumnsError,
+  RELAY_MAPPING,
+} from '../config/outbox-mapping.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { KafkaRecord, KafkaSink, TopicState } from '../publish/kafka.ts';
 import type { Sealed, Unsealable } from '../encode/sealed.ts';
@@ -117,18 +123,40 @@ export interface ReplaySummary {
 
 interface PlannedRecord extends Unsealable<KafkaRecord> {
   readonly event: OutboxEvent;
-  /** created_at as Postgres printed it: where a resumed replay starts. */
-  readonly createdAt: string;
+  /** created_at as Postgres printed it: where a resumed replay starts (null: no such column). */
+  readonly createdAt: string | null;
 }
 
 // A relation like the one pgoutput describes, so that rows read with SELECT go through the same
-// rowToEvent as rows read from the WAL.
-function outboxRelation(table: OutboxTable): Relation {
-  const columns = OUTBOX_COLUMNS.map((name) => ({ name, typeOid: 0 }));
-  return { oid: 0, schema: table.schema, name: table.table, columns };
+// mapping and rowToEvent as rows read from the WAL.
+function outboxRelation(table: OutboxTable, columns: readonly string[]): Relation {
+  return {
+    oid: 0,
+    schema: table.schema,
+    name: table.table,
+    columns: columns.map((name) => ({ name, typeOid: 0 })),
+  };
 }
 
-export async function replay(deps: ReplayDeps, request: ReplayRequest): Promise<ReplaySummary> {
+/**
+ * The table with the mapped columns it has: a column the mapping needs and the table lacks
+ * stops the replay (exit 2) as it stops `run`. No table: the read fails with its own message.
+ */
+async function withColumns(deps: ReplayDeps): Promise<ReplayDeps> {
+  const mapping = deps.table.mapping ?? RELAY_MAPPING;
+  const present = await tableColumns(deps.db, deps.table);
+  if (present.size === 0) return deps;
+  const missing = missingColumns(mapping, present);
+  if (missing.length > 0)
+    throw missingColumnsError(`${deps.table.schema}.${deps.table.table}`, missing);
+  const columns = mappedColumns(mapping)
+    .map((c) => c.column)
+    .filter((c) => present.has(c));
+  return { ...deps, table: { ...deps.table, mapping, columns } };
+}
+
+export async function replay(given: ReplayDeps, request: ReplayRequest): Promise<ReplaySummary> {
+  const deps = await withColumns(given);
   const order = await chooseOrder(deps, request);
   const summary: ReplaySummary = {
     selected: 0,
@@ -201,19 +229,28 @@ function missingForCommitOrder(support: CommitOrderSupport) {
 
 /** Turns rows into records as the replication session does, skipping what it dead-letters. */
 function planner(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary) {
-  const relation = outboxRelation(deps.table);
+  const mapping = deps.table.mapping ?? RELAY_MAPPING;
+  const columns = deps.table.columns ?? mappedColumns(mapping).map((c) => c.column);
+  const relation = outboxRelation(deps.table, columns);
+  const decoder = rowDecoder(relation, mapping);
+  const { id, createdAt } = mapping.columns;
   let index = 0;
   return (rows: readonly OutboxTextRow[]): PlannedRecord[] => {
     const records: PlannedRecord[] = [];
+    // Without a timestamp column, an event's time is when replay read it.
+    const readAt = BigInt(Date.now()) * 1000n;
     for (const row of rows) {
-      const values = OUTBOX_COLUMNS.map((column) => row[column]);
-      const result = rowToEvent(relation, values, { commitLsn: INVALID_LSN, txSeq: 0, index });
+      const values = columns.map((column) => row[column] ?? null);
+      const position = { commitLsn: INVALID_LSN, txSeq: 0, index };
+      const result = rowToEvent(relation, values, position, decoder, readAt);
       index++;
-      const planned = result.ok ? encode(deps, request, result.event, row.created_at) : result.bad;
+      const printedAt = createdAt === null ? null : (row[createdAt] ?? null);
+      const planned = result.ok ? encode(deps, request, result.event, printedAt) : result.bad;
       if ('event' in planned) records.push(planned);
       else {
         summary.skipped++;
-        deps.hooks?.skipped?.({ id: row.id, reason: planned.reason, detail: planned.detail });
+        const skipped = { id: row[id] ?? '', reason: planned.reason, detail: planned.detail };
+        deps.hooks?.skipped?.(skipped);
       }
     }
     return records;
@@ -225,7 +262,7 @@ function encode(
   deps: ReplayDeps,
   request: ReplayRequest,
   event: OutboxEvent,
-  createdAt: string,
+  createdAt: string | null,
 ): PlannedRecord | { reason: BadRowReason; detail: string } {
   let routed: ReturnType<Router['route']> | null = null;
   try {
@@ -274,7 +311,7 @@ function sender(deps: ReplayDeps, request: ReplayRequest, summary: ReplaySummary
 
 function countEvent(hooks: ReplayHooks | undefined, summary: ReplaySummary, r: PlannedRecord) {
   summary.topics[r.topic] = (summary.topics[r.topic] ?? 0) + 1;
-  const key = r.event.aggregateId;
+  const key = r.event.key ?? r.event.aggregateId;
   hooks?.event?.({ id: r.event.id, topic: r.topic, key, eventType: r.event.eventType });
 }
 

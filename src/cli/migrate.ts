@@ -6,7 +6,15 @@ import { encoderFrom, routerFrom } from '../pipeline/create.ts';
 import { createLogger } from '../ops/logger.ts';
 import { createKafkaSink } from '../publish/kafka.ts';
 import { kafkaClientOptions } from '../publish/kafka-security.ts';
-import { loadMigrations, migrate } from '../db/migrator.ts';
+import {
+  ensurePublication,
+  loadMigrations,
+  migrate,
+  ownsOutboxTable,
+  type MigrationResult,
+  type MigrationTarget,
+} from '../db/migrator.ts';
+import { isRelayTable, outboxMapping } from '../config/outbox-mapping.ts';
 import { MIGRATIONS_DIR } from '../db/paths.ts';
 import { openDb } from '../db/connect.ts';
 import { enableSlotFailover, serverTimeline, slotActivePid, slotFailover } from '../db/slots.ts';
@@ -52,7 +60,7 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
   };
   const db = await openDb(config.pgUrl, 'migrate');
   try {
-    const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
+    const result = await migrateTable(db, config, target);
     let snapshotResult: SnapshotResult | null = null;
     const createWithSnapshot = async () => {
       snapshotResult = await withSnapshot(db, config);
@@ -84,7 +92,13 @@ async function runMigrate(options: MigrateOptions): Promise<number> {
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       for (const name of result.applied) process.stdout.write(`applied ${name}\n`);
-      if (result.applied.length === 0) process.stdout.write('migrations: up to date\n');
+      if (result.foreignTable) {
+        const table = `${target.schema}.${target.table}`;
+        process.stdout.write(
+          `table ${table}: not the relay's (RELAY_OUTBOX_LAYOUT=${config.outboxLayout}); left as it is\n` +
+            `publication ${target.publication}: ${result.publicationCreated ? 'created' : 'exists'}\n`,
+        );
+      } else if (result.applied.length === 0) process.stdout.write('migrations: up to date\n');
       if (slot)
         process.stdout.write(`slot ${config.slot}: ${slot.created ? 'created' : 'exists'}\n`);
       if (snapshotted) process.stdout.write(`${snapshotText(snapshotted)}\n`);
@@ -141,6 +155,26 @@ function snapshotSummary(result: SnapshotResult) {
 function snapshotText(result: SnapshotResult): string {
   const { sent, skipped } = result.published;
   return `snapshot: ${sent} events published (${skipped} skipped), the slot streams from ${formatLsn(result.consistentPoint)}`;
+}
+
+type TableResult = MigrationResult & { foreignTable: boolean; publicationCreated?: boolean };
+
+/**
+ * The relay's migrations when the table is the relay's (or missing, with the relay layout);
+ * otherwise only the publication: a table of another layout, or one the relay did not create.
+ */
+async function migrateTable(
+  db: Db,
+  config: RelayConfig,
+  target: MigrationTarget,
+): Promise<TableResult> {
+  const relayLayout = isRelayTable(outboxMapping(config));
+  if (relayLayout && (await ownsOutboxTable(db, target))) {
+    const result = await migrate(db, await loadMigrations(MIGRATIONS_DIR, target), target);
+    return { ...result, foreignTable: false };
+  }
+  const publicationCreated = await ensurePublication(db, target);
+  return { applied: [], alreadyApplied: [], foreignTable: true, publicationCreated };
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 } from '../db/outbox-reader.ts';
 import { RelayError } from '../domain/errors.ts';
 import { resolveHost } from '../db/connect.ts';
-import { encoderFrom, routerFrom } from '../pipeline/create.ts';
+import { encoderFrom, mappingFrom, routerFrom } from '../pipeline/create.ts';
 import { createLogger } from '../ops/logger.ts';
 import {
   replay,
@@ -136,7 +136,11 @@ async function runReplay(options: ReplayOptions): Promise<number> {
       await sink.connect();
     }
     const deps = {
-      table: { schema: config.outboxSchema, table: config.outboxTable },
+      table: {
+        schema: config.outboxSchema,
+        table: config.outboxTable,
+        mapping: mappingFrom(config),
+      },
       db,
       sink,
       encoder,

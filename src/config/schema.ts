@@ -8,6 +8,7 @@ import { COMPATIBILITY_LEVELS } from '../domain/compatibility-levels.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { splitHosts } from '../domain/pg-hosts.ts';
 import { templateProblem } from '../route/topic-template.ts';
+import { OUTBOX_LAYOUTS, parseAdditionalColumns, VALUE_FORMATS } from './outbox-mapping.ts';
 import { keyPairProblem, pemFileProblem, type PemKind } from './pem.ts';
 
 export interface SettingSpec<T extends z.ZodType = z.ZodType> {
@@ -139,6 +140,10 @@ const pemFile = (kind: PemKind) =>
     const problem = path === '' ? null : pemFileProblem(path, kind);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+const columnName = z
+  .string()
+  .regex(/^$|^[^\s",:]{1,63}$/, 'must be a column name (no spaces, quotes, commas or colons)');
+const optionalColumnName = columnName;
 const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 function setting<T extends z.ZodType>(spec: SettingSpec<T>): SettingSpec<T> {
@@ -248,6 +253,79 @@ export const SETTINGS = {
     schema: z.string().max(200, 'must be at most 200 characters'),
     default: '',
     doc: "Relay logical messages as events too: those written with `pg_logical_emit_message(true, '<prefix>', '<json>')` inside a transaction, whose JSON content names the outbox columns (README, \"Events without a table\"). Empty: messages are not read. Messages with other prefixes are left alone; one with this prefix written with `transactional = false` is dead-lettered (reason `non-transactional-message`).",
+  }),
+  outboxLayout: setting({
+    env: 'RELAY_OUTBOX_LAYOUT',
+    schema: z.enum(OUTBOX_LAYOUTS),
+    default: 'relay',
+    doc: "The outbox table's columns (README, \"Outbox table layout\"): `relay`, the table `migrate` creates (`id`, `aggregate_type`, `aggregate_id`, `event_type`, `payload`, `headers`, `created_at`), or `debezium`, Debezium's default outbox table (`id`, `aggregatetype`, `aggregateid`, `type`, `payload`, optional `timestamp` and `tracingspancontext`); with `debezium`, each record also gets an `id` header holding the event id, as Debezium's outbox router sends. The `RELAY_COLUMN_*` settings override single columns. Mapped columns the table lacks stop `run` with exit code 2. With a layout other than `relay` (or a table that `migrate` did not create), `migrate` creates only the publication and the slot.",
+  }),
+  columnId: setting({
+    env: 'RELAY_COLUMN_ID',
+    schema: columnName,
+    default: '',
+    doc: "Column of the event id (Debezium's `table.field.event.id`); empty: the layout's.",
+  }),
+  columnAggregateType: setting({
+    env: 'RELAY_COLUMN_AGGREGATE_TYPE',
+    schema: columnName,
+    default: '',
+    doc: "Column of the aggregate type, which the topic template's `{aggregateType}` is filled from (Debezium's `route.by.field`); empty: the layout's.",
+  }),
+  columnAggregateId: setting({
+    env: 'RELAY_COLUMN_AGGREGATE_ID',
+    schema: columnName,
+    default: '',
+    doc: "Column of the aggregate id (Debezium's `table.field.event.key`); empty: the layout's.",
+  }),
+  columnEventType: setting({
+    env: 'RELAY_COLUMN_EVENT_TYPE',
+    schema: columnName,
+    default: '',
+    doc: "Column of the event type; empty: the layout's.",
+  }),
+  columnPayload: setting({
+    env: 'RELAY_COLUMN_PAYLOAD',
+    schema: columnName,
+    default: '',
+    doc: "Column of the payload (Debezium's `table.field.event.payload`): json, jsonb, or text holding JSON (any text with `RELAY_VALUE_FORMAT=raw`); empty: the layout's.",
+  }),
+  columnCreatedAt: setting({
+    env: 'RELAY_COLUMN_CREATED_AT',
+    schema: optionalColumnName,
+    default: '',
+    doc: "Column of the event's time, timestamptz or timestamp (read as UTC) (Debezium's `table.field.event.timestamp`); `none`: the transaction's commit time (on `replay`, the time it reads the row). Empty: the layout's; a `debezium` table without `timestamp` uses the commit time.",
+  }),
+  columnHeaders: setting({
+    env: 'RELAY_COLUMN_HEADERS',
+    schema: optionalColumnName,
+    default: '',
+    doc: "Column of the JSON object of headers whose `traceparent` and `tracestate` become Kafka headers (and which fill the envelope's `headers`); `none`: no such column. Empty: the layout's (with `debezium`, `tracingspancontext`, read as the java.util.Properties text Debezium writes there).",
+  }),
+  keyColumn: setting({
+    env: 'RELAY_KEY_COLUMN',
+    schema: columnName,
+    default: '',
+    doc: 'Column whose value is the Kafka record key (a row with it NULL or empty is dead-lettered, reason `missing-aggregate-id`); empty: the aggregate id column.',
+  }),
+  additionalColumns: setting({
+    env: 'RELAY_ADDITIONAL_COLUMNS',
+    schema: z.string().transform((text, ctx) => {
+      const parsed = parseAdditionalColumns(text);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+    default: '',
+    doc: "More columns sent along, like Debezium's `table.fields.additional.placement`: `column:header[:name]` as a Kafka header (a NULL value sends none), `column:envelope[:name]` as an optional string field appended to the Avro envelope (null for NULL; a compatible schema change), comma-separated; named like the column unless `name` is given.",
+  }),
+  valueFormat: setting({
+    env: 'RELAY_VALUE_FORMAT',
+    schema: z.enum(VALUE_FORMATS),
+    default: 'avro',
+    doc: "The record value: `avro`, the envelope or the event type's schema (see `RELAY_SCHEMA_DIR`), or `raw`, the payload column as stored (its text in UTF-8, for consumers of Debezium's String or JSON converter; a NULL payload is a null value). `raw` sends no `content-type` header and ignores the schema settings.",
   }),
   topicTemplate: setting({
     env: 'RELAY_TOPIC_TEMPLATE',
@@ -576,6 +654,10 @@ export const RULES: readonly ((config: RelayConfig) => string | null)[] = [
       ? `RELAY_TOPIC_TEMPLATE "${topicTemplate}" is ${clash[0]}: every event would go to the relay's own topic; give the events a topic of their own`
       : null;
   },
+  ({ valueFormat, keyFormat, schemaDir }) =>
+    valueFormat === 'raw' && (keyFormat === 'avro' || schemaDir !== '')
+      ? `RELAY_VALUE_FORMAT=raw sends the payload as stored, without Avro: unset ${keyFormat === 'avro' ? 'RELAY_KEY_FORMAT=avro' : 'RELAY_SCHEMA_DIR'}, or set RELAY_VALUE_FORMAT=avro`
+      : null,
   (config) => {
     const tlsFiles = (['kafkaTlsCaFile', 'kafkaTlsCertFile', 'kafkaTlsKeyFile'] as const).filter(
       (name) => config[name] !== '',

@@ -140,3 +140,64 @@ async function applyOne(db: Db, migration: Migration, history: string): Promise<
     );
   }
 }
+
+/**
+ * Whether `migrate` may create and alter the outbox table: only a table it created (its
+ * migration history says so) or none yet. An existing table of someone else's (Debezium's
+ * outbox, say) gets only the publication and the slot: its owner's migrations own its shape.
+ */
+export async function ownsOutboxTable(db: Db, target: MigrationTarget): Promise<boolean> {
+  const table = `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
+  const history = `${quoteIdent(target.schema)}.${quoteIdent(`${target.table}_relay_migrations`)}`;
+  const { rows } = await db.query<{ table_found: boolean; history_found: boolean }>(
+    'SELECT to_regclass($1) IS NOT NULL AS table_found, to_regclass($2) IS NOT NULL AS history_found',
+    [table, history],
+  );
+  const row = rows[0];
+  if (!row?.table_found) return true;
+  if (!row.history_found) return false;
+  const applied = await db.query(`SELECT 1 FROM ${history} WHERE version = 1`);
+  return applied.rows.length > 0;
+}
+
+/**
+ * The publication alone (inserts only) on an existing table the relay does not own; nothing is
+ * recorded in a migration history. Returns whether it was created (false: it existed).
+ */
+export async function ensurePublication(db: Db, target: MigrationTarget): Promise<boolean> {
+  await db.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  try {
+    const found = await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [
+      target.publication,
+    ]);
+    if (found.rows.length > 0) return false;
+    const table = `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
+    const exists = await db.query('SELECT to_regclass($1) IS NOT NULL AS found', [table]);
+    if ((exists.rows[0] as { found?: boolean } | undefined)?.found !== true) {
+      throw new RelayError(
+        'MIGRATION',
+        `there is no table ${target.schema}.${target.table} to publish: with RELAY_OUTBOX_LAYOUT or RELAY_COLUMN_* naming another layout than the relay's, migrate creates only the publication and the slot`,
+        {
+          hint: 'Create the outbox table first (your own migrations, as for Debezium), or check RELAY_OUTBOX_SCHEMA / RELAY_OUTBOX_TABLE.',
+        },
+      );
+    }
+    await db.query(
+      `CREATE PUBLICATION ${quoteIdent(target.publication)} FOR TABLE ` +
+        `${quoteIdent(target.schema)}.${quoteIdent(target.table)} WITH (publish = 'insert')`,
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof RelayError) throw error;
+    throw new RelayError(
+      'MIGRATION',
+      `cannot create publication ${target.publication}: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'The role in RELAY_PG_URL must own the outbox table (or be superuser) to publish it.',
+      },
+    );
+  } finally {
+    await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+  }
+}

@@ -28,6 +28,7 @@ import {
 } from './client.ts';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import { OUTBOX_COLUMNS } from '../domain/outbox-columns.ts';
+import { mappedColumns, RELAY_MAPPING, type OutboxMapping } from '../config/outbox-mapping.ts';
 import { quoteIdent } from './sql.ts';
 
 /** Which rows to read. Every field given narrows the selection: they combine with AND. */
@@ -48,15 +49,44 @@ export interface OutboxSelection {
 
 export type SelectorName = keyof OutboxSelection;
 
-/** An outbox row as the text Postgres prints for each column, as the replication stream has it. */
-export type OutboxTextRow = Readonly<Record<(typeof OUTBOX_COLUMNS)[number], string | null>> & {
-  readonly id: string;
-  readonly created_at: string;
-};
+/**
+ * An outbox row as the text Postgres prints for each column, as the replication stream has it,
+ * by column name (the mapping's names: RELAY_OUTBOX_LAYOUT, RELAY_COLUMN_*).
+ */
+export type OutboxTextRow = Readonly<Record<string, string | null>>;
 
 export interface OutboxTable {
   readonly schema: string;
   readonly table: string;
+  /** Which column holds what; the relay's own table when absent. */
+  readonly mapping?: OutboxMapping | undefined;
+  /**
+   * The mapped columns the table has, in select order (see `tableColumns`); absent: every
+   * mapped column.
+   */
+  readonly columns?: readonly string[] | undefined;
+}
+
+/** The names of the columns a read needs, for `table`'s mapping. */
+function names(table: OutboxTable) {
+  const mapping = table.mapping ?? RELAY_MAPPING;
+  const columns = table.columns ?? mappedColumns(mapping).map((c) => c.column);
+  const createdAt = mapping.columns.createdAt;
+  return {
+    ...mapping.columns,
+    createdAt: createdAt !== null && columns.includes(createdAt) ? createdAt : null,
+    columns,
+  };
+}
+
+/** The live column names of the table (empty when there is no such table). */
+export async function tableColumns(db: Db, table: OutboxTable): Promise<Set<string>> {
+  const rows = await queryPage<{ attname: string }>(db, table, {
+    text: `SELECT attname FROM pg_attribute
+            WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
+    values: [qualifiedName(table)],
+  });
+  return new Set(rows.map((r) => r.attname));
 }
 
 // The replication connection's settings: created_at then prints as rowToEvent parses it, and a
@@ -64,19 +94,40 @@ export interface OutboxTable {
 // because nothing here has any business writing.
 const READER_SESSION = '-c timezone=UTC -c datestyle=ISO,YMD -c default_transaction_read_only=on';
 
-/** The condition each selector adds; `$` is its parameter. */
-const CONDITIONS: Readonly<Record<SelectorName, (param: string) => string>> = {
-  from: (p) => `o.created_at >= ${p}`,
-  to: (p) => `o.created_at < ${p}`,
-  idFrom: (p) => `o.id >= ${p}`,
-  idTo: (p) => `o.id <= ${p}`,
-  ids: (p) => `o.id = ANY(${p})`,
-  aggregateType: (p) => `o.aggregate_type = ${p}`,
-  aggregateId: (p) => `o.aggregate_id = ${p}`,
-  eventType: (p) => `o.event_type = ${p}`,
-};
+type Names = ReturnType<typeof names>;
 
-export const SELECTOR_NAMES = Object.keys(CONDITIONS) as SelectorName[];
+const col = (name: string) => `o.${quoteIdent(name)}`;
+
+/** The condition each selector adds; `$` is its parameter. */
+function conditionsFor(n: Names): Readonly<Record<SelectorName, (param: string) => string>> {
+  const createdAt = () => {
+    if (n.createdAt !== null) return col(n.createdAt);
+    throw new RelayError('CONFIG_INVALID', '--from and --to need a timestamp column', {
+      hint: 'The mapping has no timestamp column (RELAY_COLUMN_CREATED_AT): select by --ids, --id-from/--id-to or aggregate instead.',
+    });
+  };
+  return {
+    from: (p) => `${createdAt()} >= ${p}`,
+    to: (p) => `${createdAt()} < ${p}`,
+    idFrom: (p) => `${col(n.id)} >= ${p}`,
+    idTo: (p) => `${col(n.id)} <= ${p}`,
+    ids: (p) => `${col(n.id)} = ANY(${p})`,
+    aggregateType: (p) => `${col(n.aggregateType)} = ${p}`,
+    aggregateId: (p) => `${col(n.aggregateId)} = ${p}`,
+    eventType: (p) => `${col(n.eventType)} = ${p}`,
+  };
+}
+
+export const SELECTOR_NAMES: SelectorName[] = [
+  'from',
+  'to',
+  'idFrom',
+  'idTo',
+  'ids',
+  'aggregateType',
+  'aggregateId',
+  'eventType',
+];
 
 /** See the file's comment. */
 export type ReplayOrder = 'commit' | 'created-at';
@@ -90,9 +141,9 @@ export interface CommitOrderSupport {
   readonly trackCommitTimestamp: boolean;
 }
 
-/** Where the previous page ended. */
+/** Where the previous page ended (createdAt null: the mapping has no timestamp column). */
 interface Cursor {
-  readonly createdAt: string;
+  readonly createdAt: string | null;
   readonly id: string;
 }
 
@@ -137,12 +188,13 @@ export async function aggregatesWithSeveralEvents(
   table: OutboxTable,
   selection: OutboxSelection,
 ): Promise<number> {
-  const { values, where } = conditionsOf(selection);
+  const n = names(table);
+  const { values, where } = conditionsOf(n, selection);
   const text = [
     'SELECT count(*)::int AS n FROM (SELECT 1',
     `FROM ${qualifiedName(table)} AS o`,
     where,
-    'GROUP BY o.aggregate_type, o.aggregate_id HAVING count(*) > 1) AS several',
+    `GROUP BY ${col(n.aggregateType)}, ${col(n.aggregateId)} HAVING count(*) > 1) AS several`,
   ];
   const rows = await queryPage<{ n: number }>(db, table, { text: lines(text), values });
   return rows[0]?.n ?? 0;
@@ -224,15 +276,16 @@ async function* readInCommitOrder(
  * false sorts first, so rows without tx_id, then rows without a commit time, then the rest.
  */
 export function commitOrderQuery(table: OutboxTable, selection: OutboxSelection): QueryConfig {
-  const { values, where } = conditionsOf(selection);
+  const n = names(table);
+  const { values, where } = conditionsOf(n, selection);
   const text = [
-    `SELECT ${selectList()}`,
+    `SELECT ${selectList(n)}`,
     `FROM ${qualifiedName(table)} AS o`,
     // STRICT: NULL for a NULL tx_id, without asking the commit-timestamp module.
     'CROSS JOIN LATERAL (SELECT pg_xact_commit_timestamp(xid(o.tx_id)) AS at) AS committed',
     where,
     'ORDER BY o.tx_id IS NOT NULL, committed.at IS NOT NULL, committed.at, o.tx_id, o.tx_seq,',
-    '  o.created_at, o.id',
+    `  ${orderKey(n)}`,
   ];
   return { text: lines(text), values };
 }
@@ -243,6 +296,7 @@ async function* readInCreatedAtOrder(
   selection: OutboxSelection,
   pageSize: number,
 ): AsyncGenerator<OutboxTextRow[]> {
+  const n = names(table);
   let after: Cursor | null = null;
   for (;;) {
     const rows: OutboxTextRow[] = await queryPage(
@@ -253,7 +307,10 @@ async function* readInCreatedAtOrder(
     if (rows.length > 0) yield rows;
     const last = rows[rows.length - 1];
     if (!last || rows.length < pageSize) return;
-    after = { createdAt: last.created_at, id: last.id };
+    after = {
+      createdAt: n.createdAt === null ? null : (last[n.createdAt] ?? null),
+      id: last[n.id] ?? '',
+    };
   }
 }
 
@@ -264,16 +321,22 @@ export function pageQuery(
   after: Cursor | null,
   limit: number,
 ): QueryConfig {
+  const n = names(table);
   const extra = after
     ? // The row comparison lets the created_at index bound the scan.
-      [(p: Param) => `(o.created_at, o.id) > (${p(after.createdAt)}, ${p(after.id)})`]
+      [
+        (p: Param) =>
+          n.createdAt === null
+            ? `${col(n.id)} > ${p(after.id)}`
+            : `(${orderKey(n)}) > (${p(after.createdAt)}, ${p(after.id)})`,
+      ]
     : [];
-  const { values, where, param } = conditionsOf(selection, extra);
+  const { values, where, param } = conditionsOf(n, selection, extra);
   const text = [
-    `SELECT ${selectList()}`,
+    `SELECT ${selectList(n)}`,
     `FROM ${qualifiedName(table)} AS o`,
     where,
-    `ORDER BY o.created_at, o.id LIMIT ${param(limit)}`,
+    `ORDER BY ${orderKey(n)} LIMIT ${param(limit)}`,
   ];
   return { text: lines(text), values };
 }
@@ -281,19 +344,29 @@ export function pageQuery(
 type Param = (value: unknown) => string;
 
 /** The WHERE clause of the selection (and any extra conditions), with its parameters. */
-function conditionsOf(selection: OutboxSelection, extra: ((param: Param) => string)[] = []) {
+function conditionsOf(
+  n: Names,
+  selection: OutboxSelection,
+  extra: ((param: Param) => string)[] = [],
+) {
   const values: unknown[] = [];
   const param: Param = (value) => `$${values.push(value)}`;
+  const condition = conditionsFor(n);
   const conditions = SELECTOR_NAMES.filter((name) => selection[name] !== undefined).map((name) =>
-    CONDITIONS[name](param(selection[name])),
+    condition[name](param(selection[name])),
   );
   conditions.push(...extra.map((condition) => condition(param)));
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   return { values, where, param };
 }
 
-function selectList(): string {
-  return OUTBOX_COLUMNS.map((c) => `o.${quoteIdent(c)}::text AS ${quoteIdent(c)}`).join(', ');
+function selectList(n: Names): string {
+  return n.columns.map((c) => `${col(c)}::text AS ${quoteIdent(c)}`).join(', ');
+}
+
+/** (created_at, id) order, or id order for a table without a timestamp column. */
+function orderKey(n: Names): string {
+  return n.createdAt === null ? col(n.id) : `${col(n.createdAt)}, ${col(n.id)}`;
 }
 
 function qualifiedName(table: OutboxTable): string {
@@ -337,6 +410,6 @@ const READ_HINTS: Readonly<Record<string, string>> = {
   '42P01':
     'Check RELAY_OUTBOX_SCHEMA and RELAY_OUTBOX_TABLE (--table), or run "outbox-relay migrate".',
   '3F000': 'Check RELAY_OUTBOX_SCHEMA, or run "outbox-relay migrate".',
-  '42703': `The table must have the outbox columns (${OUTBOX_COLUMNS.join(', ')}): check RELAY_OUTBOX_TABLE.`,
+  '42703': `The table must have the mapped outbox columns (by default ${OUTBOX_COLUMNS.join(', ')}): check RELAY_OUTBOX_TABLE, RELAY_OUTBOX_LAYOUT and RELAY_COLUMN_*.`,
   '42501': 'Grant the role in RELAY_PG_URL SELECT on the outbox table.',
 };

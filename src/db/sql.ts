@@ -14,5 +14,8 @@ export const SQL = {
   walLevel: `SELECT current_setting('wal_level') AS wal_level`,
   /** $1 is a quoted schema.table; NULL when there is no such table. */
   tableOid: `SELECT to_regclass($1)::oid AS oid`,
+  /** $1 is a quoted schema.table: its live columns (none when there is no such table). */
+  tableColumns: `SELECT attname FROM pg_attribute
+                  WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`,
   currentWalLsn: `SELECT pg_current_wal_lsn()::text AS lsn`,
 } as const;

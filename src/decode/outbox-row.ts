@@ -4,7 +4,13 @@
  */
 import type { BadRowReason } from '../domain/bad-row-reason.ts';
 import type { EventPosition, OutboxEvent } from '../domain/event.ts';
-import { OUTBOX_COLUMNS, type OutboxColumn } from '../domain/outbox-columns.ts';
+import type { OutboxColumn } from '../domain/outbox-columns.ts';
+import {
+  compileRelation,
+  RELAY_MAPPING,
+  type CompiledRelation,
+  type OutboxMapping,
+} from '../config/outbox-mapping.ts';
 import { headerValues, parseKeepingNumbers } from './json-text.ts';
 import { UNCHANGED_TOAST, type Relation, type TupleValue } from './pgoutput.ts';
 
@@ -25,61 +31,114 @@ export interface BadRow {
 
 export type RowResult = { ok: true; event: OutboxEvent } | { ok: false; bad: BadRow };
 
+/** How rows of one relation become events: the mapping compiled against its columns. */
+export interface RowDecoder {
+  readonly mapping: OutboxMapping;
+  readonly compiled: CompiledRelation;
+}
+
+/** Compiles the mapping against a relation's columns: once per Relation message, not per row. */
+export function rowDecoder(relation: Relation, mapping: OutboxMapping = RELAY_MAPPING): RowDecoder {
+  return { mapping, compiled: compileRelation(mapping, relation.columns) };
+}
+
+/**
+ * The row as an event, or why it cannot be one. `commitTimeMicros` is the event's time when the
+ * mapping has no timestamp column.
+ */
 export function rowToEvent(
   relation: Relation,
   values: readonly TupleValue[],
   position: EventPosition,
+  decoder: RowDecoder = rowDecoder(relation),
+  commitTimeMicros = 0n,
 ): RowResult {
-  const row = rowRecord(relation, values);
-  const eventId = row.id ?? null;
+  const { compiled: at, mapping } = decoder;
+  const names = mapping.columns;
+  const value = (index: number): string | null => {
+    const v = index < 0 ? null : values[index];
+    // An insert always carries every value; unchanged TOAST only appears in updates.
+    return v === undefined || v === UNCHANGED_TOAST ? null : v;
+  };
   const bad = (reason: BadRowReason, detail: string): RowResult => ({
     ok: false,
-    bad: { reason, detail, row, eventId, position },
+    bad: { reason, detail, row: rowRecord(relation, values), eventId: value(at.id), position },
   });
-  const missing = OUTBOX_COLUMNS.find(
-    (column) => !(column in row) && !OPTIONAL_OUTBOX_COLUMNS.has(column),
-  );
-  if (missing) return bad('missing-column', `the outbox row has no column "${missing}"`);
-  const value = (column: OutboxColumn) => row[column] ?? null;
-  for (const column of ['id', 'aggregate_type', 'event_type', 'created_at'] as const) {
-    if (!value(column)) return bad('missing-value', `column "${column}" is null or empty`);
+  if (at.missing)
+    return bad('missing-column', `the outbox row has no column "${at.missing.column}"`);
+  for (const [index, column] of [
+    [at.id, names.id],
+    [at.aggregateType, names.aggregateType],
+    [at.eventType, names.eventType],
+  ] as const) {
+    if (!value(index)) return bad('missing-value', `column "${column}" is null or empty`);
   }
-  if (!value('aggregate_id')) {
-    return bad('missing-aggregate-id', 'aggregate_id is null or empty: the event has no key');
+  if (at.createdAt >= 0 && !value(at.createdAt))
+    return bad('missing-value', `column "${names.createdAt}" is null or empty`);
+  if (!value(at.aggregateId)) {
+    const detail = `${names.aggregateId} is null or empty: the event has no key`;
+    return bad('missing-aggregate-id', detail);
   }
-  const payloadProblem = jsonTextProblem(relation, value('payload'));
+  if (at.key !== at.aggregateId && !value(at.key)) {
+    const detail = `${mapping.keyColumn} (RELAY_KEY_COLUMN) is null or empty: the event has no key`;
+    return bad('missing-aggregate-id', detail);
+  }
+  const payload = value(at.payload);
+  if (payload === null && mapping.valueFormat === 'raw')
+    return bad('missing-value', `column "${names.payload}" is null: a raw value cannot be null`);
+  const payloadProblem = mapping.valueFormat === 'raw' ? null : jsonTextProblem(at, payload);
   if (payloadProblem) return bad('malformed-payload', payloadProblem);
-  const headers = parseHeaders(value('headers'));
+  const headerText = value(at.headers);
+  const headers =
+    mapping.headersFormat === 'properties' && headerText !== null
+      ? parseProperties(headerText)
+      : parseHeaders(headerText, names.headers ?? 'headers');
   if (typeof headers === 'string') return bad('malformed-headers', headers);
-  const createdAtMicros = parseCreatedAt(relation, value('created_at') as string);
-  if (createdAtMicros === null) {
-    return bad('malformed-timestamp', `created_at "${value('created_at')}" is not a timestamp`);
+  let createdAtMicros = commitTimeMicros;
+  if (at.createdAt >= 0) {
+    const text = value(at.createdAt) as string;
+    const parsed = parseCreatedAt(at.createdAtTypeOid, text);
+    if (parsed === null)
+      return bad('malformed-timestamp', `${names.createdAt} "${text}" is not a timestamp`);
+    createdAtMicros = parsed;
   }
-  return {
-    ok: true,
-    event: {
-      id: value('id') as string,
-      aggregateType: value('aggregate_type') as string,
-      aggregateId: value('aggregate_id') as string,
-      eventType: value('event_type') as string,
-      payload: value('payload') ?? 'null',
-      headers,
-      createdAtMicros,
-      position,
-    },
+  const event: { -readonly [K in keyof OutboxEvent]: OutboxEvent[K] } = {
+    id: value(at.id) as string,
+    aggregateType: value(at.aggregateType) as string,
+    aggregateId: value(at.aggregateId) as string,
+    eventType: value(at.eventType) as string,
+    payload: payload ?? 'null',
+    headers,
+    createdAtMicros,
+    position,
   };
+  if (at.key !== at.aggregateId) event.key = value(at.key) as string;
+  if (at.additional.length > 0) addAdditional(event, at, value);
+  return { ok: true, event };
+}
+
+/** RELAY_ADDITIONAL_COLUMNS: a NULL sends no header, and null in an envelope field. */
+function addAdditional(
+  event: { extraHeaders?: Record<string, string>; envelopeFields?: Record<string, string | null> },
+  at: CompiledRelation,
+  value: (index: number) => string | null,
+): void {
+  for (const extra of at.additional) {
+    const v = value(extra.index);
+    if (extra.placement === 'envelope') (event.envelopeFields ??= {})[extra.name] = v;
+    else if (v !== null) (event.extraHeaders ??= {})[extra.name] = v;
+  }
 }
 
 const JSON_TYPE_OIDS = new Set([114 /* json */, 3802 /* jsonb */]);
 
 /**
  * Postgres vouches for a json or jsonb payload; a payload kept in a text column is checked here,
- * so that malformed JSON reaches the dead-letter topic instead of consumers.
+ * so that malformed JSON reaches the dead-letter topic instead of consumers. A relation read
+ * with SELECT (replay) has no type OIDs: checked too.
  */
-function jsonTextProblem(relation: Relation, payload: string | null): string | null {
-  if (payload === null) return null;
-  const column = relation.columns.find((c) => c.name === 'payload');
-  if (!column || JSON_TYPE_OIDS.has(column.typeOid)) return null;
+function jsonTextProblem(at: CompiledRelation, payload: string | null): string | null {
+  if (payload === null || JSON_TYPE_OIDS.has(at.payloadTypeOid)) return null;
   try {
     JSON.parse(payload);
     return null;
@@ -120,13 +179,39 @@ function rowRecord(relation: Relation, values: readonly TupleValue[]) {
   return row;
 }
 
-function parseHeaders(text: string | null): Record<string, string> | string {
+function parseHeaders(text: string | null, column: string): Record<string, string> | string {
   if (text === null) return {};
   try {
     return headerValues(parseKeepingNumbers(text));
   } catch (error) {
-    return `headers is not JSON: ${(error as Error).message}`;
+    return `${column} is not JSON: ${(error as Error).message}`;
   }
+}
+
+/**
+ * java.util.Properties text, as Debezium's outbox tracing stores its span context: `key=value`
+ * (or `key:value`) lines, `#` and `!` comments, backslash escapes. Never malformed: any text
+ * reads as some properties.
+ */
+export function parseProperties(text: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n|\r/)) {
+    const line = raw.trimStart();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    const separator = /(?<!\\)[=:]/.exec(line);
+    const key = separator ? line.slice(0, separator.index) : line;
+    const value = separator ? line.slice(separator.index + 1) : '';
+    result[unescapeProperty(key.trim())] = unescapeProperty(value.trimStart());
+  }
+  return result;
+}
+
+function unescapeProperty(text: string): string {
+  return text.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, c: string) =>
+    c.length === 5
+      ? String.fromCharCode(parseInt(c.slice(1), 16))
+      : (({ t: '\t', n: '\n', r: '\r', f: '\f' } as Record<string, string>)[c] ?? c),
+  );
 }
 
 const TIMESTAMPTZ_OID = 1184;
@@ -136,11 +221,10 @@ const TIMESTAMPTZ_OID = 1184;
  * prints no offset: its wall time is read as UTC. Only a `timestamptz` column, which Postgres
  * always prints with an offset, insists on one.
  */
-function parseCreatedAt(relation: Relation, text: string): bigint | null {
+function parseCreatedAt(typeOid: number, text: string): bigint | null {
   const exact = parseTimestamptz(text);
   if (exact !== null) return exact;
-  const column = relation.columns.find((c) => c.name === 'created_at');
-  if (column?.typeOid === TIMESTAMPTZ_OID) return null;
+  if (typeOid === TIMESTAMPTZ_OID) return null;
   return parseTimestamptz(`${text}+00`);
 }
 

@@ -15,8 +15,8 @@
  * - slot: the logical replication slot (pgoutput) that remembers our position.
  * - publication: the set of tables (here, the outbox alone, inserts only) the slot decodes.
  * - topic: the Kafka topic an event goes to, from the topic template and its aggregate type.
- * - key: the Kafka record key, the aggregate id, so one aggregate's events share a partition and
- *   stay in commit order.
+ * - key: the Kafka record key, the aggregate id (or RELAY_KEY_COLUMN's column), so one
+ *   aggregate's events share a partition and stay in commit order.
  */
 import type { Lsn } from './lsn.ts';
 
@@ -42,4 +42,10 @@ export interface OutboxEvent {
   /** created_at, in microseconds since the Unix epoch (Postgres keeps microseconds). */
   readonly createdAtMicros: bigint;
   readonly position: EventPosition;
+  /** The Kafka key when RELAY_KEY_COLUMN names a column other than the aggregate id's. */
+  readonly key?: string;
+  /** Columns placed as Kafka headers (RELAY_ADDITIONAL_COLUMNS), by header name. */
+  readonly extraHeaders?: Readonly<Record<string, string>>;
+  /** Columns placed as envelope fields (RELAY_ADDITIONAL_COLUMNS), by field name; null: NULL. */
+  readonly envelopeFields?: Readonly<Record<string, string | null>>;
 }

@@ -1,6 +1,7 @@
 /**
- * The outbox table's columns, shared by the replication path (decode/outbox-row.ts checks a
- * pgoutput row against them) and the SQL path (db/outbox-reader.ts selects them for `replay`).
+ * The columns of the relay's own outbox table (RELAY_OUTBOX_LAYOUT=relay). Other layouts map
+ * their columns to these roles in config/outbox-mapping.ts, which both the replication path and
+ * `replay` read through.
  */
 
 /** The outbox table's columns, as the migrations create them. */

@@ -10,7 +10,7 @@
 import avro from 'avsc';
 import { RelayError } from '../domain/errors.ts';
 import type { OutboxEvent } from '../domain/event.ts';
-import { envelopeSchema, toEnvelopeRecord } from './envelope.ts';
+import { extendedEnvelopeSchema, toEnvelopeRecord, type EnvelopeSchema } from './envelope.ts';
 import { jsonToAvro, parseJsonExact, PayloadMismatch } from './json-to-avro.ts';
 import { avroTypeLabel } from './logical-types.ts';
 import type { EventSchema } from './schema-directory.ts';
@@ -97,6 +97,8 @@ export interface EventEncoderOptions {
   wireFormat?: WireFormat;
   /** Keys as Avro strings in the wire format, instead of plain UTF-8. */
   avroKeys?: boolean;
+  /** Optional string fields appended to the envelope (RELAY_ADDITIONAL_COLUMNS, `envelope`). */
+  envelopeFields?: readonly string[];
 }
 
 export const WITHOUT_SCHEMA_SETTING = 'RELAY_EVENTS_WITHOUT_SCHEMA';
@@ -104,7 +106,8 @@ export const WITHOUT_SCHEMA_SETTING = 'RELAY_EVENTS_WITHOUT_SCHEMA';
 export function createEventEncoder(options: EventEncoderOptions = {}): EventEncoder {
   const schemas = options.schemas ?? new Map<string, EventSchema>();
   const wireFormat = options.wireFormat ?? singleObjectWireFormat();
-  const envelope = envelopeSchema();
+  const fields = options.envelopeFields ?? [];
+  const envelope = extendedEnvelopeSchema(fields);
   const envelopeWritable: WritableSchema = {
     type: envelope.type,
     text: JSON.stringify(envelope.type.schema({ exportAttrs: true })),
@@ -117,7 +120,8 @@ export function createEventEncoder(options: EventEncoderOptions = {}): EventEnco
       const schema = schemas.get(event.eventType);
       if (schema) return unsealed(encodeTyped(event, schema, wireFormat.writer(schema, topic)));
       if (options.withoutSchema === 'dead-letter') throw noSchema(event);
-      return unsealed(encodeEnvelope(event, wireFormat.writer(envelopeWritable, topic)));
+      const write = wireFormat.writer(envelopeWritable, topic);
+      return unsealed(encodeEnvelope(event, envelope, fields, write));
     },
     ...(options.avroKeys
       ? {
@@ -150,12 +154,17 @@ export function createEnvelopeEncoder(): EventEncoder {
   return createEventEncoder();
 }
 
-function encodeEnvelope(event: OutboxEvent, write: (value: unknown) => Buffer): Buffer {
-  const record = toEnvelopeRecord(event);
+function encodeEnvelope(
+  event: OutboxEvent,
+  envelope: EnvelopeSchema,
+  fields: readonly string[],
+  write: (value: unknown) => Buffer,
+): Buffer {
+  const record = toEnvelopeRecord(event, fields);
   try {
     return write(record);
   } catch (error) {
-    throw encodeError(envelopeSchema().type, record, event.id, error);
+    throw encodeError(envelope.type, record, event.id, error);
   }
 }
 
@@ -236,4 +245,17 @@ function encodeError(
   return new EncodeFailure('unencodable', `cannot Avro-encode event ${eventId}: ${detail}`, {
     cause,
   });
+}
+
+/**
+ * RELAY_VALUE_FORMAT=raw: the value is the payload column's text in UTF-8, as a String or JSON
+ * converter of Debezium's would send it; keys stay plain UTF-8.
+ */
+export function createRawEncoder(): EventEncoder {
+  return {
+    encodeValue: (event) => unsealed(Buffer.from(event.payload, 'utf8')),
+    // Complete at once: no schema id to wait for.
+    seal: <R extends SealableRecord>(records: readonly R[]) =>
+      Promise.resolve(records as unknown as Sealed<R>[]),
+  };
 }

@@ -1,6 +1,7 @@
 /** Builds a relay and its Kafka sink from the configuration: the one wiring `run` and tests share. */
 import type { RelayConfig } from '../config/schema.ts';
-import { createEventEncoder, type EventEncoder } from '../encode/encoder.ts';
+import { createEventEncoder, createRawEncoder, type EventEncoder } from '../encode/encoder.ts';
+import { envelopeFieldNames, outboxMapping, type OutboxMapping } from '../config/outbox-mapping.ts';
 import { registryClientFrom, type RegistryClient } from '../encode/registry-client.ts';
 import { registryWireFormat } from '../encode/registry-wire-format.ts';
 import { refuseIncompatible } from '../encode/schema-check.ts';
@@ -41,10 +42,12 @@ export function encoderFrom(
   config: RelayConfig,
   registry: RegistryClient | null = registryClientFrom(config),
 ): EventEncoder {
+  if (config.valueFormat === 'raw') return createRawEncoder();
   return createEventEncoder({
     ...(config.schemaDir ? { schemas: loadSchemaDirectory(config.schemaDir) } : {}),
     withoutSchema: config.eventsWithoutSchema,
     avroKeys: config.keyFormat === 'avro',
+    envelopeFields: envelopeFieldNames(mappingFrom(config)),
     ...(registry
       ? {
           wireFormat: registryWireFormat({
@@ -77,5 +80,12 @@ export function routerFrom(config: RelayConfig): Router {
       },
     ],
     ...(config.cloudEvents ? { cloudEventsSource: source } : {}),
+    rawValue: config.valueFormat === 'raw',
+    idHeader: mappingFrom(config).idHeader,
   });
+}
+
+/** The outbox table's columns as the settings map them (RELAY_OUTBOX_LAYOUT, RELAY_COLUMN_*). */
+export function mappingFrom(config: RelayConfig): OutboxMapping {
+  return outboxMapping(config);
 }

@@ -24,7 +24,9 @@ import {
   slotHistoryReason,
   outboxOid,
   slotHolder,
+  checkOutboxColumns,
 } from '../source/slot.ts';
+import { outboxMapping } from '../config/outbox-mapping.ts';
 import { openDb, resolveHost, withDb } from '../db/connect.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { startSlotHealth, type SlotHealthCheck } from './slot-health.ts';
@@ -300,6 +302,7 @@ export class Relay {
       };
       await checkPublication(db, target);
       this.outboxOid = await outboxOid(db, target);
+      await checkOutboxColumns(db, target, outboxMapping(config));
       const slot = await ensureSlot(
         db,
         config.slot,
@@ -493,6 +496,7 @@ export class Relay {
         checkpointRecord: this.checkpointRecord(identity),
         tracing: { clientId: config.kafkaClientId, broker: config.kafkaBrokers[0] ?? '' },
         messagePrefix: config.messagePrefix === '' ? undefined : config.messagePrefix,
+        mapping: outboxMapping(config),
       },
       startLsn,
     );

@@ -15,7 +15,14 @@
 import type { LogicalMessage, Relation } from '../decode/pgoutput.ts';
 import { decodePgoutput, type PgoutputMessage } from '../decode/pgoutput.ts';
 import { messageToEvent, nonTransactionalMessage } from '../decode/outbox-message.ts';
-import { foreignRow, rowToEvent, type BadRow } from '../decode/outbox-row.ts';
+import {
+  foreignRow,
+  rowDecoder,
+  rowToEvent,
+  type BadRow,
+  type RowDecoder,
+} from '../decode/outbox-row.ts';
+import { RELAY_MAPPING, type OutboxMapping } from '../config/outbox-mapping.ts';
 import { encodeFailureReason, type EventEncoder } from '../encode/encoder.ts';
 import type { Router } from '../route/router.ts';
 import { AckTracker } from '../ack/tracker.ts';
@@ -59,6 +66,8 @@ export interface SessionOptions {
   tracing?: SendTracing | undefined;
   /** RELAY_MESSAGE_PREFIX: logical messages with this prefix are events; undefined: none are. */
   messagePrefix?: string | undefined;
+  /** Which outbox column holds what; the relay's own table when absent. */
+  mapping?: OutboxMapping | undefined;
 }
 
 export interface SessionDeps {
@@ -94,6 +103,8 @@ export class ReplicationSession {
   readonly tracker: AckTracker;
   private readonly publisher: Publisher;
   private readonly relations = new Map<number, Relation>();
+  /** The mapping compiled for each outbox relation, once per Relation message (the hot path). */
+  private readonly decoders = new Map<number, RowDecoder>();
   private readonly deps: SessionDeps;
   private readonly options: SessionOptions;
   private readonly log: Logger;
@@ -283,7 +294,8 @@ export class ReplicationSession {
       });
     const position = this.nextPosition(tx);
     if (position === null) return;
-    this.publish(this.toRecord(relation, values, position), position, tx.commitTimeMicros);
+    const record = this.toRecord(relation, values, position, tx.commitTimeMicros);
+    this.publish(record, position, tx.commitTimeMicros);
   }
 
   /**
@@ -339,10 +351,16 @@ export class ReplicationSession {
     relation: Relation,
     values: Parameters<typeof rowToEvent>[1],
     position: EventPosition,
+    commitTimeMicros: bigint,
   ): OutgoingRecord {
     if (!this.isOutbox(relation))
       return this.deadLetterRecord(foreignRow(relation, values, position, this.outboxName()), null);
-    const result = rowToEvent(relation, values, position);
+    let decoder = this.decoders.get(relation.oid);
+    if (decoder === undefined) {
+      decoder = rowDecoder(relation, this.options.mapping ?? RELAY_MAPPING);
+      this.decoders.set(relation.oid, decoder);
+    }
+    const result = rowToEvent(relation, values, position, decoder, commitTimeMicros);
     return result.ok ? this.encode(result.event) : this.badRowRecord(result.bad);
   }
 
@@ -365,9 +383,10 @@ export class ReplicationSession {
   }
 
   private badRowRecord(bad: BadRow): DeadLetter {
+    const columns = (this.options.mapping ?? RELAY_MAPPING).columns;
     const intended = this.deps.router.intendedTopic({
-      aggregateType: bad.row.aggregate_type ?? null,
-      eventType: bad.row.event_type ?? null,
+      aggregateType: bad.row[columns.aggregateType] ?? null,
+      eventType: bad.row[columns.eventType] ?? null,
     });
     return this.deadLetterRecord(bad, intended);
   }
@@ -530,6 +549,7 @@ export class ReplicationSession {
   private onRelation(relation: Relation): void {
     const previous = this.relations.get(relation.oid);
     this.relations.set(relation.oid, relation);
+    this.decoders.delete(relation.oid); // compiled again, for its new columns, at its next row
     if (this.outboxOid === null && this.hasOutboxName(relation)) this.outboxOid = relation.oid;
     if (relation.oid === this.outboxOid && !this.hasOutboxName(relation)) {
       if (previous && previous.schema === relation.schema && previous.name === relation.name)

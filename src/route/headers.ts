@@ -15,9 +15,16 @@ export const AVRO_CONTENT_TYPE = 'avro/binary';
 /** W3C Trace Context: copied from the row's headers column, so a trace spans the relay. */
 export const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
 
+/** Debezium's outbox router sends the event id under this name (RELAY_OUTBOX_LAYOUT=debezium). */
+export const DEBEZIUM_ID_HEADER = 'id';
+
 export interface HeaderOptions {
   /** When set, CloudEvents binary-mode headers with this `ce_source` are added. */
   readonly cloudEventsSource?: string | undefined;
+  /** RELAY_VALUE_FORMAT=raw: the value is the payload as stored, so no `content-type` header. */
+  readonly rawValue?: boolean | undefined;
+  /** Add Debezium's `id` header with the event id. */
+  readonly idHeader?: boolean | undefined;
 }
 
 export function recordHeaders(
@@ -28,12 +35,14 @@ export function recordHeaders(
     [EVENT_ID_HEADER]: event.id,
     [EVENT_TYPE_HEADER]: event.eventType,
     [AGGREGATE_TYPE_HEADER]: event.aggregateType,
-    [CONTENT_TYPE_HEADER]: AVRO_CONTENT_TYPE,
   };
+  if (!options.rawValue) headers[CONTENT_TYPE_HEADER] = AVRO_CONTENT_TYPE;
+  if (options.idHeader) headers[DEBEZIUM_ID_HEADER] = event.id;
   for (const name of TRACE_HEADERS) {
     const value = event.headers[name];
     if (value !== undefined) headers[name] = value;
   }
+  if (event.extraHeaders !== undefined) Object.assign(headers, event.extraHeaders);
   if (options.cloudEventsSource !== undefined) {
     Object.assign(headers, cloudEventsHeaders(event, options.cloudEventsSource));
   }

@@ -39,6 +39,10 @@ export interface RouterOptions {
    * stops exactly-once at every start; an event among dead letters looks like a bad row.
    */
   readonly reservedTopics?: readonly ReservedTopic[];
+  /** RELAY_VALUE_FORMAT=raw: no `content-type` header. */
+  readonly rawValue?: boolean | undefined;
+  /** RELAY_OUTBOX_LAYOUT=debezium: Debezium's `id` header too. */
+  readonly idHeader?: boolean | undefined;
 }
 
 /** Parses the template now: an invalid one throws RelayError('CONFIG_INVALID'). */
@@ -64,7 +68,7 @@ export function createRouter(options: RouterOptions): Router {
 }
 
 export function routeKey(event: OutboxEvent): string {
-  const id: unknown = event.aggregateId;
+  const id: unknown = event.key ?? event.aggregateId;
   if (typeof id !== 'string' || id.length === 0) {
     throw new RelayError('ENCODE', `event ${event.id} has no aggregate id, so no Kafka key`, {
       hint: 'The writing service must set aggregate_id; the event can be dead-lettered.',

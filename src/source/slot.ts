@@ -8,6 +8,11 @@ import { createSlot, readSlotHolder, readSlotInfo } from '../db/slots.ts';
 import { errorMessage, RelayError } from '../domain/errors.ts';
 import { formatLsn, parseLsn, type Lsn } from '../domain/lsn.ts';
 import { quoteIdent, SQL } from '../db/sql.ts';
+import {
+  missingColumns,
+  missingColumnsError,
+  type OutboxMapping,
+} from '../config/outbox-mapping.ts';
 
 export interface SlotTarget {
   slot: string;
@@ -67,6 +72,22 @@ export async function outboxOid(db: Db, target: SlotTarget): Promise<number | nu
   const { rows } = await db.query<{ oid: string | null }>(SQL.tableOid, [name]);
   const oid = rows[0]?.oid;
   return oid ? Number(oid) : null;
+}
+
+/**
+ * Stops the start (exit 2) when the outbox table lacks a column the mapping reads, naming the
+ * setting and column: better than dead-lettering every row. No table: nothing to check here.
+ */
+export async function checkOutboxColumns(
+  db: Db,
+  target: SlotTarget,
+  mapping: OutboxMapping,
+): Promise<void> {
+  const name = `${quoteIdent(target.schema)}.${quoteIdent(target.table)}`;
+  const { rows } = await db.query<{ attname: string }>(SQL.tableColumns, [name]);
+  if (rows.length === 0) return;
+  const missing = missingColumns(mapping, new Set(rows.map((r) => r.attname)));
+  if (missing.length > 0) throw missingColumnsError(`${target.schema}.${target.table}`, missing);
 }
 
 /** The columns of pg_replication_slots that say whether a slot can still stream. */

@@ -19,6 +19,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.utils.Utils;
 
@@ -28,16 +29,21 @@ import org.apache.kafka.common.utils.Utils;
  * bug in a decoder of ours. No consumer group: every partition is assigned and read from the
  * beginning to the end offsets taken at start.
  *
- * Arguments: bootstrap servers, isolation level, the envelope schema file, then the topics.
+ * Arguments: bootstrap servers, isolation level, the envelope schema file (a version with
+ * appended fields reads any envelope; or "raw": values are
+ * the payload as stored, RELAY_VALUE_FORMAT=raw, the event id in the `id` header and the
+ * aggregate id the key), then the topics.
  * Output, one line per record, tab-separated: topic, partition, offset, the key's partition as
- * Kafka's Java producer computes it, event_id, aggregate_id, the key, payload (base64). A value
- * that does not decode prints "undecodable" and the reason in place of the last five fields.
+ * Kafka's Java producer computes it, event_id, aggregate_id, the key, payload (base64), the
+ * headers (base64 of name=value lines), and for Avro the whole record as Avro Java prints it
+ * (JSON, base64). A value that does not decode prints "undecodable" and the reason in place of
+ * the fields after the key's partition.
  */
 public class JavaOutboxReader {
   public static void main(String[] args) throws Exception {
     var out = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
-    Schema schema = new Schema.Parser().parse(new File(args[2]));
-    var decoder = new BinaryMessageDecoder<GenericRecord>(GenericData.get(), schema);
+    boolean raw = args[2].equals("raw");
+    var decoder = raw ? null : new BinaryMessageDecoder<GenericRecord>(GenericData.get(), new Schema.Parser().parse(new File(args[2])));
     Properties props = new Properties();
     props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, args[1]);
@@ -75,14 +81,29 @@ public class JavaOutboxReader {
 
   private static String line(ConsumerRecord<byte[], byte[]> record, int partitions, BinaryMessageDecoder<GenericRecord> decoder) {
     byte[] key = record.key();
+    String keyText = key == null ? "" : new String(key, StandardCharsets.UTF_8);
     String javaPartition = key == null ? "-" : String.valueOf(Utils.toPositive(Utils.murmur2(key)) % partitions);
     String head = record.topic() + "\t" + record.partition() + "\t" + record.offset() + "\t" + javaPartition + "\t";
+    var headers = new StringBuilder();
+    for (Header header : record.headers()) {
+      headers.append(header.key()).append('=')
+          .append(header.value() == null ? "" : new String(header.value(), StandardCharsets.UTF_8)).append('\n');
+    }
+    String tail = "\t" + Base64.getEncoder().encodeToString(headers.toString().getBytes(StandardCharsets.UTF_8));
     try {
+      if (decoder == null) {
+        Header id = record.headers().lastHeader("id");
+        if (id == null) throw new IllegalStateException("no id header");
+        if (record.value() == null) throw new IllegalStateException("null value");
+        return head + new String(id.value(), StandardCharsets.UTF_8) + "\t" + keyText + "\t" + keyText + "\t"
+            + Base64.getEncoder().encodeToString(record.value()) + tail;
+      }
       GenericRecord event = decoder.decode(record.value());
       String payload = event.get("payload").toString();
       return head + event.get("event_id") + "\t" + event.get("aggregate_id") + "\t"
-          + (key == null ? "" : new String(key, StandardCharsets.UTF_8)) + "\t"
-          + Base64.getEncoder().encodeToString(payload.getBytes(StandardCharsets.UTF_8));
+          + keyText + "\t"
+          + Base64.getEncoder().encodeToString(payload.getBytes(StandardCharsets.UTF_8)) + tail + "\t"
+          + Base64.getEncoder().encodeToString(event.toString().getBytes(StandardCharsets.UTF_8));
     } catch (Exception e) {
       return head + "undecodable\t" + String.valueOf(e).replace('\t', ' ').replace('\n', ' ');
     }

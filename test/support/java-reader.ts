@@ -25,8 +25,15 @@ export interface JavaRecord {
   aggregateId: string | null;
   key: string | null;
   payload: string | null;
+  /** The record's headers, name to UTF-8 value. */
+  headers: Record<string, string>;
+  /** Avro: the whole decoded envelope as Avro Java prints it (JSON). */
+  record: Record<string, unknown> | null;
   undecodable: string | null;
 }
+
+/** How the values were written: the relay's Avro envelope, or RELAY_VALUE_FORMAT=raw. */
+export type JavaReadMode = 'avro' | 'raw';
 
 export interface JavaCount extends DeliveryCount {
   undecodable: number;
@@ -41,9 +48,12 @@ export async function readAllWithJava(
   brokers: readonly string[],
   topics: readonly string[],
   isolation: 'read_committed' | 'read_uncommitted' = 'read_uncommitted',
+  mode: JavaReadMode = 'avro',
+  envelopeFile = ENVELOPE,
 ): Promise<JavaRecord[]> {
   const classpath = `${await avroJavaClasspath()}:${kafkaClientsClasspath()}`;
-  const args = ['-cp', classpath, PROGRAM, brokers.join(','), isolation, ENVELOPE, ...topics];
+  const schema = mode === 'raw' ? 'raw' : envelopeFile;
+  const args = ['-cp', classpath, PROGRAM, brokers.join(','), isolation, schema, ...topics];
   const output = await runJava(args);
   const known = new Set(topics);
   return output
@@ -61,14 +71,26 @@ export async function countWithJava(
   brokers: readonly string[],
   topicOf: (event: TestEvent) => string,
   events: readonly TestEvent[],
-  options: { timeoutMs?: number; isolation?: 'read_committed' | 'read_uncommitted' } = {},
+  options: {
+    timeoutMs?: number;
+    isolation?: 'read_committed' | 'read_uncommitted';
+    mode?: JavaReadMode;
+    /** An envelope schema with appended fields (RELAY_ADDITIONAL_COLUMNS, `envelope`). */
+    envelopeFile?: string;
+  } = {},
 ): Promise<JavaCount> {
   const topics = [...new Set(events.map(topicOf))];
   const expected = new Set(events.map((e) => e.id));
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   let records: JavaRecord[] = [];
   for (;;) {
-    records = await readAllWithJava(brokers, topics, options.isolation);
+    records = await readAllWithJava(
+      brokers,
+      topics,
+      options.isolation,
+      options.mode,
+      options.envelopeFile,
+    );
     const seen = new Set(records.map((r) => r.eventId));
     if ([...expected].every((id) => seen.has(id)) || Date.now() > deadline) break;
     await sleep(1_000);
@@ -90,7 +112,7 @@ export async function countWithJava(
 }
 
 function toRecord(f: string[]): JavaRecord {
-  const [topic = '', partition, offset = '', javaPartition, a, b, key, payload] = f;
+  const [topic = '', partition, offset = '', javaPartition, a, b, key, payload, headers, whole] = f;
   const base = {
     topic,
     partition: Number(partition),
@@ -104,6 +126,8 @@ function toRecord(f: string[]): JavaRecord {
       aggregateId: null,
       key: null,
       payload: null,
+      headers: {},
+      record: null,
       undecodable: b ?? '',
     };
   return {
@@ -112,8 +136,21 @@ function toRecord(f: string[]): JavaRecord {
     aggregateId: b ?? null,
     key: key ?? null,
     payload: Buffer.from(payload ?? '', 'base64').toString('utf8'),
+    headers: parseHeaderLines(Buffer.from(headers ?? '', 'base64').toString('utf8')),
+    record: whole
+      ? (JSON.parse(Buffer.from(whole, 'base64').toString('utf8')) as Record<string, unknown>)
+      : null,
     undecodable: null,
   };
+}
+
+function parseHeaderLines(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of text.split('\n').filter(Boolean)) {
+    const at = line.indexOf('=');
+    headers[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return headers;
 }
 
 function runJava(args: string[]): Promise<string> {
