@@ -36,6 +36,7 @@ test('migrate applies the migrations once and does nothing the second time', asy
     assert.deepEqual(secondResult, {
       applied: [],
       alreadyApplied: firstResult.applied,
+      foreignTable: false,
       slot: fresh.slot,
       slotCreated: false,
     });

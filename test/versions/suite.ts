@@ -93,6 +93,7 @@ export function versionSuite(major: number): void {
       assert.deepEqual(JSON.parse(second.stdout), {
         applied: [],
         alreadyApplied: applied.applied,
+        foreignTable: false,
         slot: names.slot,
         slotCreated: false,
         // 17+: created as a failover slot, which a synced standby keeps.
