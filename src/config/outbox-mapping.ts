@@ -144,8 +144,8 @@ export function outboxMapping(settings: MappingSettings): OutboxMapping {
   });
 }
 
-/** The relay's own table, Avro values: what every setting left at its default gives. */
-export const RELAY_MAPPING: OutboxMapping = outboxMapping({
+/** Every mapping setting at its default: the relay's own table, Avro values. */
+export const DEFAULT_MAPPING_SETTINGS: MappingSettings = Object.freeze({
   outboxLayout: 'relay',
   columnId: '',
   columnAggregateType: '',
@@ -158,6 +158,9 @@ export const RELAY_MAPPING: OutboxMapping = outboxMapping({
   additionalColumns: [],
   valueFormat: 'avro',
 });
+
+/** The relay's own table, Avro values: what every setting left at its default gives. */
+export const RELAY_MAPPING: OutboxMapping = outboxMapping(DEFAULT_MAPPING_SETTINGS);
 
 /** True when the mapping reads the relay's own table layout (what `migrate` creates). */
 export function isRelayTable(mapping: OutboxMapping): boolean {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   compileRelation,
+  DEFAULT_MAPPING_SETTINGS,
   isRelayTable,
   missingColumns,
   outboxMapping,
@@ -18,21 +19,8 @@ import { lsnFromBigInt } from '../../../src/domain/lsn.ts';
 const POSITION: EventPosition = { commitLsn: lsnFromBigInt(0x2_0000_0010n), txSeq: 1, index: 0 };
 const COMMIT_TIME = 1_795_316_405_123_456n;
 
-const DEFAULTS: MappingSettings = {
-  outboxLayout: 'relay',
-  columnId: '',
-  columnAggregateType: '',
-  columnAggregateId: '',
-  columnEventType: '',
-  columnPayload: '',
-  columnCreatedAt: '',
-  columnHeaders: '',
-  keyColumn: '',
-  additionalColumns: [],
-  valueFormat: 'avro',
-};
-
-const mapping = (settings: Partial<MappingSettings>) => outboxMapping({ ...DEFAULTS, ...settings });
+const mapping = (settings: Partial<MappingSettings>) =>
+  outboxMapping({ ...DEFAULT_MAPPING_SETTINGS, ...settings });
 
 /** The relation and values pgoutput would send for `row` (25 = text, 3802 = jsonb). */
 function sent(row: Record<string, string | null>, types: Record<string, number> = {}) {
